@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine:
+#   make run   - set up, load demo data, run the app (embedded default: SQLite, no Redis)
+#   make test  - set up and run the whole test suite against PostgreSQL and Redis
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ebike
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint setup messages clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	env -u DATABASE_URL -u REDIS_URL ./scripts/run-demo.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	env -u DATABASE_URL $(BIN)/python manage.py makemigrations --check --dry-run
+
+test: lint
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+	REQUIRE_SERVICES=1 \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages -l zh_Hans -l en --no-obsolete
+	$(BIN)/python manage.py compilemessages
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 staticfiles

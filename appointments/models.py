@@ -1,0 +1,164 @@
+import secrets
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+# Crockford's base32 without I, L, O, U: easy to read aloud and to type at a counter.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10  # 50 bits: unguessable, still short enough to read out
+
+
+def new_confirmation_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", _("online booking")
+    PRIORITY_WALKIN = "priority_walkin", _("priority walk-in")
+    WALKIN_WINDOW = "walkin_window", _("walk-in window")
+
+
+class DayRelease(models.Model):
+    """Marks that an office's day has been released; its existence makes release idempotent."""
+
+    office = models.ForeignKey(
+        "offices.Office", on_delete=models.PROTECT, related_name="releases", verbose_name=_("office")
+    )
+    date = models.DateField(_("date"))
+    capacity = models.PositiveIntegerField(_("places released"))
+    closed = models.BooleanField(_("closed"), default=False)
+    released_at = models.DateTimeField(_("released at"))
+
+    class Meta:
+        verbose_name = _("day release")
+        verbose_name_plural = _("day releases")
+        ordering = ["-date", "office"]
+        constraints = [
+            models.UniqueConstraint(fields=["office", "date"], name="one_release_per_office_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.date:%Y-%m-%d}"
+
+
+class Slot(models.Model):
+    """A released time window on one day; ``booked`` can never exceed ``capacity``."""
+
+    office = models.ForeignKey(
+        "offices.Office", on_delete=models.PROTECT, related_name="slots", verbose_name=_("office")
+    )
+    date = models.DateField(_("date"))
+    start = models.TimeField(_("start"))
+    end = models.TimeField(_("end"))
+    capacity = models.PositiveIntegerField(_("capacity"))
+    booked = models.PositiveIntegerField(_("booked"), default=0)
+
+    class Meta:
+        verbose_name = _("slot")
+        verbose_name_plural = _("slots")
+        ordering = ["date", "office", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["office", "date", "start"], name="slot_unique_window"),
+            models.CheckConstraint(condition=Q(booked__gte=0), name="slot_booked_gte_0"),
+            models.CheckConstraint(
+                condition=Q(booked__lte=F("capacity")), name="slot_not_overbooked"
+            ),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="slot_end_after_start"),
+        ]
+        indexes = [models.Index(fields=["date", "office"], name="slot_date_office")]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.date:%Y-%m-%d} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    @property
+    def remaining(self) -> int:
+        return self.capacity - self.booked
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        BOOKED = "booked", _("booked")
+        CANCELLED = "cancelled", _("cancelled")
+        CHECKED_IN = "checked_in", _("checked in")
+        COMPLETED = "completed", _("completed")
+        NO_SHOW = "no_show", _("no-show")
+
+    # A person holds at most one booking in these states (enforced by a constraint).
+    ACTIVE_STATUSES = (Status.BOOKED, Status.CHECKED_IN)
+
+    code = models.CharField(
+        _("confirmation code"), max_length=16, unique=True, default=new_confirmation_code
+    )
+    resident = models.ForeignKey(
+        "registration.Resident",
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("resident"),
+    )
+    ebike = models.ForeignKey(
+        "registration.EBike",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bookings",
+        verbose_name=_("e-bike"),
+    )
+    office = models.ForeignKey(
+        "offices.Office", on_delete=models.PROTECT, related_name="bookings", verbose_name=_("office")
+    )
+    date = models.DateField(_("date"))
+    # Online bookings hold a place in a slot; walk-ins are served without one.
+    slot = models.ForeignKey(
+        Slot,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bookings",
+        verbose_name=_("slot"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.BOOKED
+    )
+    source = models.CharField(
+        _("source"), max_length=20, choices=Channel.choices, default=Channel.ONLINE
+    )
+    created_at = models.DateTimeField(_("booked at"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    no_show_at = models.DateTimeField(_("marked no-show at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resident"],
+                condition=Q(status__in=["booked", "checked_in"]),
+                name="one_active_booking_per_resident",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["booked", "cancelled", "checked_in", "completed", "no_show"]),
+                name="booking_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=Channel.values), name="booking_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(source="online") | Q(slot__isnull=False),
+                name="online_booking_has_slot",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["office", "date", "status"], name="booking_office_day"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES

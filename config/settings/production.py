@@ -1,0 +1,39 @@
+"""Production settings: refuse to start without real secrets."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env, env_bool, env_int
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _require_secret(name: str, *, min_length: int) -> str:
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set in production.")
+    lowered = value.lower()
+    if len(value) < min_length or len(set(value)) < 5:
+        raise ImproperlyConfigured(f"{name} is too short or too simple for production.")
+    if any(marker in lowered for marker in ("insecure", "dev-only", "change-me", "changeme")):
+        raise ImproperlyConfigured(f"{name} is a placeholder; set a real secret.")
+    return value
+
+
+SECRET_KEY = _require_secret("SECRET_KEY", min_length=50)
+ID_HASH_KEY = _require_secret("ID_HASH_KEY", min_length=32)
+ID_ENCRYPTION_KEYS = env.list("ID_ENCRYPTION_KEYS", default=[])
+if not ID_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("ID_ENCRYPTION_KEYS must be set in production (Fernet keys).")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

@@ -1,0 +1,214 @@
+"""Admin for offices. Every capacity edit goes through offices.services (floor + log)."""
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import ClosedDay, Office, QuotaChange, TimeWindow
+
+ADMIN_DELETE_REASON = "Deleted in the admin"
+
+
+class ReasonFormMixin(forms.Form):
+    change_reason = forms.CharField(
+        label=_("Reason for a capacity change"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when a capacity changes; kept in the quota log."),
+    )
+
+
+class OfficeForm(ReasonFormMixin, forms.ModelForm):
+    class Meta:
+        model = Office
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and not self.errors:
+            changes = {f: data[f] for f in services.QUOTA_FIELDS if f in self.changed_data}
+            if changes:
+                if not (data.get("change_reason") or "").strip():
+                    self.add_error(
+                        "change_reason", _("Give a reason; it is kept in the quota log.")
+                    )
+                try:
+                    services.office_quota_validate(office=self.instance, changes=changes)
+                except services.QuotaError as exc:
+                    raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+class TimeWindowInline(admin.TabularInline):
+    model = TimeWindow
+    fields = ["start", "end", "capacity"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False  # windows are added in their own page so the change is logged
+
+
+@admin.register(Office)
+class OfficeAdmin(admin.ModelAdmin):
+    form = OfficeForm
+    list_display = [
+        "code",
+        "name",
+        "district",
+        "is_main_urban",
+        "is_active",
+        "has_walkin_window",
+        "opening_weekdays",
+        "daily_capacity",
+        "weekly_quota",
+        "weekly_online",
+    ]
+    list_filter = ["is_main_urban", "is_active", "has_walkin_window", "district"]
+    search_fields = ["name", "code", "address", "district"]
+    filter_horizontal = ["clerks"]
+    inlines = [TimeWindowInline]
+    fieldsets = [
+        (None, {"fields": ["name", "code", "address", "district", "opening_hours"]}),
+        (
+            _("Capacity"),
+            {
+                "fields": [
+                    "is_main_urban",
+                    "is_active",
+                    "has_walkin_window",
+                    "opening_weekdays",
+                    "daily_capacity",
+                    "weekly_quota",
+                    "change_reason",
+                ]
+            },
+        ),
+        (_("Staff"), {"fields": ["clerks"]}),
+    ]
+
+    @admin.display(description=_("weekly online places"))
+    def weekly_online(self, obj: Office) -> int:
+        return services.office_plan(obj).weekly_online
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        changes = {f: getattr(obj, f) for f in services.QUOTA_FIELDS if f in form.changed_data}
+        stored = Office.objects.get(pk=obj.pk)
+        for field in changes:
+            setattr(obj, field, getattr(stored, field))
+        obj.save()
+        services.office_quota_change(
+            office=obj,
+            changes=changes,
+            reason=form.cleaned_data.get("change_reason", ""),
+            user=request.user,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: bookings and history refer to offices
+
+
+class TimeWindowForm(ReasonFormMixin, forms.ModelForm):
+    class Meta:
+        model = TimeWindow
+        fields = ["office", "start", "end", "capacity"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if not (data.get("change_reason") or "").strip():
+            self.add_error("change_reason", _("Give a reason; it is kept in the quota log."))
+            return data
+        window = TimeWindow(
+            pk=self.instance.pk,
+            office=data["office"],
+            start=data["start"],
+            end=data["end"],
+            capacity=data["capacity"],
+        )
+        try:
+            services.window_validate(window=window)
+        except services.QuotaError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(TimeWindow)
+class TimeWindowAdmin(admin.ModelAdmin):
+    form = TimeWindowForm
+    list_display = ["office", "start", "end", "capacity"]
+    list_filter = ["office"]
+    actions = None
+
+    def save_model(self, request, obj, form, change):
+        services.window_save(
+            window=obj, reason=form.cleaned_data["change_reason"], user=request.user
+        )
+
+    def delete_model(self, request, obj):
+        services.window_delete(window=obj, reason=ADMIN_DELETE_REASON, user=request.user)
+
+
+class ClosedDayForm(forms.ModelForm):
+    class Meta:
+        model = ClosedDay
+        fields = ["office", "date", "reason"]
+
+    def clean(self):
+        from appointments.models import DayRelease
+
+        data = super().clean()
+        if not self.errors and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Give a reason; it is kept in the quota log."))
+        elif not self.errors and DayRelease.objects.filter(
+            office=data["office"], date=data["date"]
+        ).exists():
+            raise forms.ValidationError(
+                _("This day is already released; lower its slots' capacity instead.")
+            )
+        return data
+
+
+@admin.register(ClosedDay)
+class ClosedDayAdmin(admin.ModelAdmin):
+    form = ClosedDayForm
+    list_display = ["office", "date", "reason"]
+    list_filter = ["office"]
+    date_hierarchy = "date"
+    actions = None
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["office", "date", "reason"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            services.closed_day_add(
+                office=obj.office, date=obj.date, reason=obj.reason, user=request.user
+            )
+
+    def delete_model(self, request, obj):
+        services.closed_day_remove(closed_day=obj, reason=ADMIN_DELETE_REASON, user=request.user)
+
+
+@admin.register(QuotaChange)
+class QuotaChangeAdmin(admin.ModelAdmin):
+    list_display = ["changed_at", "office", "field", "target", "old_value", "new_value", "changed_by"]
+    list_filter = ["office", "field"]
+    search_fields = ["reason", "target", "changed_by__email"]
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,76 @@
+import datetime
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from appointments import services as booking_services
+from offices import demo
+from offices.models import Office, TimeWindow
+from registration import services as registration_services
+from registration.idnumber import check_character
+from registration.models import EBike, User
+
+
+class Command(BaseCommand):
+    help = "Create fictional demo offices and accounts (idempotent), then release coming days."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--days", type=int, default=3, help="Release today and this many days ahead."
+        )
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            for spec in demo.DEMO_OFFICES:
+                self._office({**demo.MAIN_URBAN_DEFAULTS, **spec})
+            vao = self._office(dict(demo.DEMO_VAO))
+            admin = self._user(demo.DEMO_ACCOUNTS["admin"], is_staff=True, is_superuser=True)
+            clerk = self._user(demo.DEMO_ACCOUNTS["clerk"])
+            resident_user = self._user(
+                demo.DEMO_ACCOUNTS["resident"], phone=demo.DEMO_RESIDENT["phone"]
+            )
+            first = Office.objects.get(code=demo.DEMO_OFFICES[0]["code"])
+            first.clerks.add(clerk)
+            vao.clerks.add(clerk)
+            self._resident(resident_user)
+
+        today = timezone.localdate()
+        for offset in range(options["days"] + 1):
+            result = booking_services.slots_release(day=today + datetime.timedelta(days=offset))
+            self.stdout.write(f"{result.date}: {result.places} places released")
+
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Demo logins (fictional):"))
+        for role, email in demo.DEMO_ACCOUNTS.items():
+            self.stdout.write(f"  {role:9} {email} / {demo.DEMO_PASSWORD}")
+        self.stdout.write(f"  admin site: /admin/ (as {admin.email})")
+
+    def _office(self, spec: dict) -> Office:
+        # Created once; later runs leave an admin's edits to the demo offices alone.
+        office, created = Office.objects.get_or_create(code=spec.pop("code"), defaults=spec)
+        if created:
+            TimeWindow.objects.bulk_create(
+                TimeWindow(office=office, start=start, end=end, capacity=capacity)
+                for start, end, capacity in demo.DEMO_WINDOWS
+            )
+        return office
+
+    def _user(self, email: str, **extra) -> User:
+        user, created = User.objects.get_or_create(email=email, defaults=extra)
+        if created:
+            user.set_password(demo.DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user
+
+    def _resident(self, user: User) -> None:
+        if hasattr(user, "resident"):
+            return
+        first17 = demo.DEMO_RESIDENT["id_first17"]
+        resident = registration_services.resident_create(
+            user=user,
+            real_name=demo.DEMO_RESIDENT["real_name"],
+            id_number=first17 + check_character(first17),
+            phone=demo.DEMO_RESIDENT["phone"],
+        )
+        if not EBike.objects.filter(frame_number=demo.DEMO_EBIKE["frame_number"]).exists():
+            registration_services.ebike_add(resident=resident, **demo.DEMO_EBIKE)

@@ -1,0 +1,141 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+WEEKDAY_NAMES = {
+    1: _("Mon"),
+    2: _("Tue"),
+    3: _("Wed"),
+    4: _("Thu"),
+    5: _("Fri"),
+    6: _("Sat"),
+    7: _("Sun"),
+}
+
+
+class Office(models.Model):
+    """A service point (网点) where e-bikes are registered."""
+
+    name = models.CharField(_("name"), max_length=100)
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    address = models.CharField(_("address"), max_length=200)
+    district = models.CharField(_("district"), max_length=50)
+    opening_hours = models.CharField(_("opening hours"), max_length=100, blank=True)
+    is_main_urban = models.BooleanField(_("main urban area"), default=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    has_walkin_window = models.BooleanField(_("same-day walk-in window"), default=False)
+    # ISO weekdays the office opens, as digits in order: "123456" is Monday to Saturday.
+    opening_weekdays = models.CharField(_("opening days"), max_length=7, default="12345")
+    daily_capacity = models.PositiveIntegerField(_("daily online capacity"), default=0)
+    weekly_quota = models.PositiveIntegerField(_("weekly online quota"), default=0)
+    clerks = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("clerks"),
+        related_name="clerk_offices",
+        blank=True,
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("office")
+        verbose_name_plural = _("offices")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(opening_weekdays__regex=r"^1?2?3?4?5?6?7?$"),
+                name="office_opening_weekdays_digits",
+            ),
+            models.CheckConstraint(condition=Q(daily_capacity__gte=0), name="office_daily_gte_0"),
+            models.CheckConstraint(condition=Q(weekly_quota__gte=0), name="office_weekly_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def weekdays(self) -> list[int]:
+        return [int(d) for d in self.opening_weekdays]
+
+    def opens_on_weekday(self, isoweekday: int) -> bool:
+        return str(isoweekday) in self.opening_weekdays
+
+    def opening_days_display(self) -> str:
+        return " ".join(str(WEEKDAY_NAMES[d]) for d in self.weekdays)
+
+
+class TimeWindow(models.Model):
+    """A part of the office's day; its capacity is its share of the daily capacity."""
+
+    office = models.ForeignKey(
+        Office, on_delete=models.CASCADE, related_name="windows", verbose_name=_("office")
+    )
+    start = models.TimeField(_("start"))
+    end = models.TimeField(_("end"))
+    capacity = models.PositiveIntegerField(_("capacity"))
+
+    class Meta:
+        verbose_name = _("time window")
+        verbose_name_plural = _("time windows")
+        ordering = ["office", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["office", "start"], name="window_unique_start"),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="window_end_after_start"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="window_capacity_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class ClosedDay(models.Model):
+    office = models.ForeignKey(
+        Office, on_delete=models.CASCADE, related_name="closed_days", verbose_name=_("office")
+    )
+    date = models.DateField(_("date"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("closed day")
+        verbose_name_plural = _("closed days")
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["office", "date"], name="closed_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.date:%Y-%m-%d}"
+
+
+class QuotaChange(models.Model):
+    """Who changed which capacity, when, from what to what, and why."""
+
+    office = models.ForeignKey(
+        Office, on_delete=models.PROTECT, related_name="quota_changes", verbose_name=_("office")
+    )
+    field = models.CharField(_("field"), max_length=50)
+    target = models.CharField(_("applies to"), max_length=100, blank=True)
+    old_value = models.CharField(_("old value"), max_length=100, blank=True)
+    new_value = models.CharField(_("new value"), max_length=100, blank=True)
+    reason = models.TextField(_("reason"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(_("changed at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("quota change")
+        verbose_name_plural = _("quota changes")
+        ordering = ["-changed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="quota_change_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.field}: {self.old_value} → {self.new_value}"

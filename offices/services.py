@@ -1,0 +1,339 @@
+"""Quota rules: the one place where office capacity changes.
+
+Configuration (daily capacity, weekly quota, windows, opening days) is read by the
+release, so a change to it applies to days not yet released. Released days change
+only through ``slot_capacity_change``: up freely, down to what is booked. The
+city-wide weekly online total of main-urban offices may not fall below
+``settings.WEEKLY_ONLINE_FLOOR``. Every accepted change is written to QuotaChange.
+"""
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import ClosedDay, Office, QuotaChange, TimeWindow
+
+QUOTA_FIELDS = ("daily_capacity", "weekly_quota", "opening_weekdays", "is_main_urban", "is_active")
+
+
+class QuotaError(Exception):
+    """A quota change that the rules refuse; the message says why."""
+
+
+class BelowWeeklyFloor(QuotaError):
+    pass
+
+
+class BelowBooked(QuotaError):
+    pass
+
+
+class DayAlreadyReleased(QuotaError):
+    pass
+
+
+@dataclass(frozen=True)
+class OfficePlan:
+    """The numbers of an office that decide its weekly online capacity."""
+
+    daily_capacity: int
+    weekly_quota: int
+    window_capacity: int
+    open_days: int
+    is_main_urban: bool
+    is_active: bool
+
+    @property
+    def weekly_online(self) -> int:
+        per_day = min(self.daily_capacity, self.window_capacity)
+        return min(self.weekly_quota, per_day * self.open_days)
+
+    @property
+    def counts_for_floor(self) -> bool:
+        return self.is_main_urban and self.is_active
+
+
+def office_plan(office: Office, *, windows: Iterable[TimeWindow] | None = None) -> OfficePlan:
+    windows = office.windows.all() if windows is None else windows
+    return OfficePlan(
+        daily_capacity=office.daily_capacity,
+        weekly_quota=office.weekly_quota,
+        window_capacity=sum(w.capacity for w in windows),
+        open_days=len(office.opening_weekdays),
+        is_main_urban=office.is_main_urban,
+        is_active=office.is_active,
+    )
+
+
+def main_urban_weekly_total(*, replace: dict[int, OfficePlan] | None = None) -> int:
+    """Return the city-wide weekly online capacity of active main-urban offices.
+
+    ``replace`` maps office ids to plans that stand in for the stored ones, so a
+    proposed change can be measured before it is saved.
+    """
+    replace = replace or {}
+    plans = {o.pk: office_plan(o) for o in Office.objects.prefetch_related("windows")}
+    plans.update(replace)
+    return sum(p.weekly_online for p in plans.values() if p.counts_for_floor)
+
+
+def _check_floor(*, before: int, after: int) -> None:
+    floor = settings.WEEKLY_ONLINE_FLOOR
+    # A change that raises the total is always allowed, even below the floor.
+    if after < floor and after < before:
+        raise BelowWeeklyFloor(
+            _(
+                "Refused: the weekly online total of main-urban offices would fall from "
+                "%(before)d to %(after)d, below the floor of %(floor)d places a week."
+            )
+            % {"before": before, "after": after, "floor": floor}
+        )
+
+
+def _lock_offices() -> None:
+    # Serialise quota changes so two admins cannot each pass the floor check alone.
+    list(Office.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def _log(*, office, field, old, new, reason, user, now, target="") -> QuotaChange:
+    return QuotaChange.objects.create(
+        office=office,
+        field=field,
+        target=target,
+        old_value=str(old),
+        new_value=str(new),
+        reason=reason,
+        changed_by=user,
+        changed_at=now,
+    )
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise QuotaError(_("Give a reason for the change; it is kept in the quota log."))
+    return reason
+
+
+def office_quota_validate(*, office: Office, changes: dict) -> None:
+    """Raise QuotaError if saving ``changes`` on ``office`` would break a rule."""
+    unknown = set(changes) - set(QUOTA_FIELDS)
+    if unknown:
+        raise ValueError(f"not quota fields: {sorted(unknown)}")
+    if office.pk is None:
+        return  # a new office only adds capacity
+    stored = Office.objects.get(pk=office.pk)
+    before_plan = office_plan(stored)
+    for field, value in changes.items():
+        setattr(stored, field, value)
+    after_plan = office_plan(stored)
+    before = main_urban_weekly_total()
+    after = main_urban_weekly_total(replace={office.pk: after_plan})
+    if before_plan != after_plan:
+        _check_floor(before=before, after=after)
+
+
+def office_quota_change(
+    *,
+    office: Office,
+    changes: dict,
+    reason: str,
+    user=None,
+    now: datetime.datetime | None = None,
+) -> list[QuotaChange]:
+    """Apply quota field changes to an office, check the floor, and log each one."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_offices()
+        stored = Office.objects.get(pk=office.pk)
+        changed = {f: v for f, v in changes.items() if getattr(stored, f) != v}
+        if not changed:
+            return []
+        reason = _require_reason(reason)
+        office_quota_validate(office=stored, changes=changed)
+        entries = []
+        for field, value in changed.items():
+            entries.append(
+                _log(
+                    office=stored,
+                    field=field,
+                    old=getattr(stored, field),
+                    new=value,
+                    reason=reason,
+                    user=user,
+                    now=now,
+                )
+            )
+            setattr(stored, field, value)
+        stored.save(update_fields=[*changed, "updated_at"])
+    for field, value in changed.items():
+        setattr(office, field, value)
+    return entries
+
+
+def _window_label(window: TimeWindow) -> str:
+    return f"{window.start:%H:%M}-{window.end:%H:%M}"
+
+
+def window_validate(*, window: TimeWindow, delete: bool = False) -> None:
+    office = window.office
+    windows = [w for w in office.windows.all() if w.pk != window.pk]
+    if not delete:
+        windows.append(window)
+    before = main_urban_weekly_total()
+    after = main_urban_weekly_total(replace={office.pk: office_plan(office, windows=windows)})
+    _check_floor(before=before, after=after)
+
+
+def window_save(
+    *, window: TimeWindow, reason: str, user=None, now: datetime.datetime | None = None
+) -> TimeWindow:
+    """Create or change a time window of an office (applies to days not yet released)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_offices()
+        old = TimeWindow.objects.filter(pk=window.pk).first() if window.pk else None
+        old_text = f"{_window_label(old)} x{old.capacity}" if old else ""
+        new_text = f"{_window_label(window)} x{window.capacity}"
+        if old_text == new_text:
+            return window
+        reason = _require_reason(reason)
+        window_validate(window=window)
+        window.full_clean()
+        window.save()
+        _log(
+            office=window.office,
+            field="window",
+            target=_window_label(window),
+            old=old_text,
+            new=new_text,
+            reason=reason,
+            user=user,
+            now=now,
+        )
+    return window
+
+
+def window_delete(
+    *, window: TimeWindow, reason: str, user=None, now: datetime.datetime | None = None
+) -> None:
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_offices()
+        reason = _require_reason(reason)
+        window_validate(window=window, delete=True)
+        _log(
+            office=window.office,
+            field="window",
+            target=_window_label(window),
+            old=f"{_window_label(window)} x{window.capacity}",
+            new="",
+            reason=reason,
+            user=user,
+            now=now,
+        )
+        window.delete()
+
+
+def closed_day_add(
+    *,
+    office: Office,
+    date: datetime.date,
+    reason: str,
+    user=None,
+    now: datetime.datetime | None = None,
+) -> ClosedDay:
+    """Close an office on a day not yet released."""
+    from appointments.models import DayRelease
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        reason = _require_reason(reason)
+        if DayRelease.objects.filter(office=office, date=date).exists():
+            raise DayAlreadyReleased(
+                _(
+                    "%(date)s is already released for %(office)s; lower its slots' capacity "
+                    "instead (down to what is booked)."
+                )
+                % {"date": date.isoformat(), "office": office.name}
+            )
+        closed, created = ClosedDay.objects.get_or_create(
+            office=office, date=date, defaults={"reason": reason}
+        )
+        if created:
+            _log(
+                office=office,
+                field="closed_day",
+                target=date.isoformat(),
+                old="open",
+                new="closed",
+                reason=reason,
+                user=user,
+                now=now,
+            )
+    return closed
+
+
+def closed_day_remove(
+    *, closed_day: ClosedDay, reason: str, user=None, now: datetime.datetime | None = None
+) -> None:
+    now = now or timezone.now()
+    with transaction.atomic():
+        reason = _require_reason(reason)
+        _log(
+            office=closed_day.office,
+            field="closed_day",
+            target=closed_day.date.isoformat(),
+            old="closed",
+            new="open",
+            reason=reason,
+            user=user,
+            now=now,
+        )
+        closed_day.delete()
+
+
+def slot_capacity_change(
+    *, slot_id: int, capacity: int, reason: str, user=None, now: datetime.datetime | None = None
+):
+    """Change a released slot's capacity: up freely, down only to what is booked."""
+    from appointments.models import DayRelease, Slot
+
+    now = now or timezone.now()
+    if capacity < 0:
+        raise QuotaError(_("Capacity cannot be negative."))
+    with transaction.atomic():
+        slot = Slot.objects.select_for_update().select_related("office").get(pk=slot_id)
+        if capacity == slot.capacity:
+            return slot
+        reason = _require_reason(reason)
+        if capacity < slot.booked:
+            raise BelowBooked(
+                _(
+                    "Refused: %(booked)d places of this slot are already booked, so its capacity "
+                    "cannot fall to %(capacity)d."
+                )
+                % {"booked": slot.booked, "capacity": capacity}
+            )
+        _log(
+            office=slot.office,
+            field="slot_capacity",
+            target=f"{slot.date:%Y-%m-%d} {slot.start:%H:%M}-{slot.end:%H:%M}",
+            old=slot.capacity,
+            new=capacity,
+            reason=reason,
+            user=user,
+            now=now,
+        )
+        DayRelease.objects.filter(office=slot.office, date=slot.date).update(
+            capacity=F("capacity") + (capacity - slot.capacity)
+        )
+        slot.capacity = capacity
+        slot.save(update_fields=["capacity"])
+    return slot

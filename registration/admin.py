@@ -1,0 +1,105 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from . import crypto, services
+from .idnumber import parse_id_number
+from .models import EBike, PlateRegistration, Resident, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["id"]
+    list_display = ["id", "email", "phone", "is_staff", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    search_fields = ["email", "phone"]
+    fieldsets = [
+        (None, {"fields": ["email", "phone", "phone_verified", "password"]}),
+        (
+            _("Permissions"),
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "phone", "password1", "password2"]}),
+    ]
+
+
+class ResidentAddForm(forms.ModelForm):
+    id_number = forms.CharField(label=_("resident ID number"), max_length=18)
+
+    class Meta:
+        model = Resident
+        fields = ["user", "real_name", "phone"]
+
+    def clean_id_number(self):
+        parsed = parse_id_number(self.cleaned_data["id_number"])
+        if services.resident_find_by_id_number(parsed.number):
+            raise ValidationError(_("This ID number is already registered."))
+        return parsed.number
+
+
+@admin.register(Resident)
+class ResidentAdmin(admin.ModelAdmin):
+    list_display = ["real_name", "id_masked", "phone", "user", "created_at"]
+    search_fields = ["real_name", "phone", "user__email", "user__phone"]
+    readonly_fields = ["id_masked", "birth_date", "created_at"]
+    raw_id_fields = ["user"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ResidentAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["user", "real_name", "id_number", "phone"]
+        return ["user", "real_name", "id_masked", "birth_date", "phone", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.resident_create(
+            user=form.cleaned_data.get("user"),
+            real_name=form.cleaned_data["real_name"],
+            id_number=form.cleaned_data["id_number"],
+            phone=form.cleaned_data.get("phone", ""),
+        )
+        obj.pk = created.pk
+        obj.__dict__.update(created.__dict__)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Find a person by full ID number through its keyed hash, never by clear text."""
+        queryset, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        term = search_term.strip().upper()
+        if len(term) == 18:
+            queryset |= self.model.objects.filter(id_hash=crypto.id_number_hash(term))
+        return queryset, may_have_duplicates
+
+
+@admin.register(EBike)
+class EBikeAdmin(admin.ModelAdmin):
+    list_display = ["frame_number", "brand", "model", "resident", "created_at"]
+    search_fields = ["frame_number", "motor_number", "certificate_number", "brand"]
+    raw_id_fields = ["resident"]
+
+
+@admin.register(PlateRegistration)
+class PlateRegistrationAdmin(admin.ModelAdmin):
+    list_display = ["plate_number", "ebike", "office", "clerk", "channel", "registered_at"]
+    list_filter = ["office", "channel"]
+    search_fields = ["plate_number", "ebike__frame_number"]
+    date_hierarchy = "registered_at"
+    raw_id_fields = ["ebike", "booking", "clerk"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a plate number is issued once; history stays

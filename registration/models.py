@@ -1,0 +1,175 @@
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from appointments.models import Channel
+
+from . import crypto
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        email = self.normalize_email(email).lower() if email else None
+        user = self.model(email=email, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email=None, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A login: by e-mail or by Chinese mobile number (E.164), either may be empty."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField(_("e-mail address"), unique=True, null=True, blank=True)
+    phone = models.CharField(_("mobile number"), max_length=16, unique=True, null=True, blank=True)
+    phone_verified = models.BooleanField(_("mobile number verified"), default=False)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.CheckConstraint(
+                condition=Q(email__isnull=False) | Q(phone__isnull=False),
+                name="user_has_email_or_phone",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone__isnull=True) | Q(phone__regex=r"^\+861[3-9][0-9]{9}$"),
+                name="user_phone_e164_cn",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.phone or f"user {self.pk}"
+
+
+class Resident(models.Model):
+    """A person, identified by resident ID number; may or may not have a login."""
+
+    user = models.OneToOneField(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resident",
+        verbose_name=_("user"),
+    )
+    real_name = models.CharField(_("real name"), max_length=50)
+    id_hash = models.CharField(_("ID number hash"), max_length=64, unique=True, editable=False)
+    id_encrypted = models.TextField(_("ID number (encrypted)"), editable=False)
+    id_masked = models.CharField(_("ID number"), max_length=18, editable=False)
+    birth_date = models.DateField(_("birth date"), editable=False)
+    phone = models.CharField(_("mobile number"), max_length=16, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("resident")
+        verbose_name_plural = _("residents")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(real_name=""), name="resident_has_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.real_name} ({self.id_masked})"
+
+    def reveal_id_number(self) -> str:
+        """Return the clear ID number; only for the clerk serving this person."""
+        return crypto.decrypt(self.id_encrypted)
+
+
+class EBike(models.Model):
+    resident = models.ForeignKey(
+        Resident, on_delete=models.PROTECT, related_name="ebikes", verbose_name=_("owner")
+    )
+    frame_number = models.CharField(_("frame number"), max_length=32, unique=True)
+    motor_number = models.CharField(_("motor number"), max_length=32, blank=True)
+    brand = models.CharField(_("brand"), max_length=50)
+    model = models.CharField(_("model"), max_length=50, blank=True)
+    certificate_number = models.CharField(
+        _("certificate of conformity number"), max_length=50, blank=True
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("e-bike")
+        verbose_name_plural = _("e-bikes")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(frame_number__regex=r"^[0-9A-Z]{6,32}$"),
+                name="ebike_frame_number_normalized",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} {self.model} {self.frame_number}".replace("  ", " ")
+
+
+class PlateRegistration(models.Model):
+    """A plate issued for an e-bike: one plate per frame, each plate number once."""
+
+    plate_number = models.CharField(_("plate number"), max_length=16, unique=True)
+    ebike = models.OneToOneField(
+        EBike, on_delete=models.PROTECT, related_name="plate", verbose_name=_("e-bike")
+    )
+    office = models.ForeignKey(
+        "offices.Office",
+        on_delete=models.PROTECT,
+        related_name="registrations",
+        verbose_name=_("office"),
+    )
+    clerk = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registrations_done",
+        verbose_name=_("clerk"),
+    )
+    booking = models.OneToOneField(
+        "appointments.Booking",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registration",
+        verbose_name=_("booking"),
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    registered_at = models.DateTimeField(_("registered at"))
+
+    class Meta:
+        verbose_name = _("plate registration")
+        verbose_name_plural = _("plate registrations")
+        ordering = ["-registered_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(plate_number=""), name="plate_number_not_empty"),
+            models.CheckConstraint(
+                condition=Q(channel__in=Channel.values), name="plate_registration_channel_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.plate_number

@@ -1,0 +1,88 @@
+"""Residents and their e-bikes: the ID number is validated, hashed and encrypted here."""
+
+import datetime
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import crypto
+from .idnumber import normalize_mobile, parse_id_number
+from .models import EBike, Resident, User
+
+
+class IdNumberTaken(ValidationError):
+    pass
+
+
+def normalize_frame_number(value: str) -> str:
+    return re.sub(r"[\s-]", "", value or "").upper()
+
+
+def resident_find_by_id_number(id_number: str) -> Resident | None:
+    return Resident.objects.filter(id_hash=crypto.id_number_hash(id_number)).first()
+
+
+def resident_create(
+    *,
+    real_name: str,
+    id_number: str,
+    user: User | None = None,
+    phone: str = "",
+    today: datetime.date | None = None,
+) -> Resident:
+    """Record a person; the same ID number cannot be claimed twice."""
+    parsed = parse_id_number(id_number, today=today or timezone.localdate())
+    real_name = (real_name or "").strip()
+    if not real_name:
+        raise ValidationError(_("Enter your real name as on your ID card."), code="real_name")
+    phone = normalize_mobile(phone) if phone else ""
+    try:
+        with transaction.atomic():
+            return Resident.objects.create(
+                user=user,
+                real_name=real_name,
+                id_hash=crypto.id_number_hash(parsed.number),
+                id_encrypted=crypto.encrypt(parsed.number),
+                id_masked=parsed.masked,
+                birth_date=parsed.birth_date,
+                phone=phone,
+            )
+    except IntegrityError:
+        if resident_find_by_id_number(parsed.number) is not None:
+            raise IdNumberTaken(
+                _("This ID number is already registered to another account."), code="id_taken"
+            ) from None
+        raise
+
+
+def ebike_add(
+    *,
+    resident: Resident,
+    frame_number: str,
+    brand: str,
+    model: str = "",
+    motor_number: str = "",
+    certificate_number: str = "",
+) -> EBike:
+    frame = normalize_frame_number(frame_number)
+    if not re.fullmatch(r"[0-9A-Z]{6,32}", frame):
+        raise ValidationError(
+            _("A frame number has 6 to 32 letters and digits."), code="frame_number"
+        )
+    try:
+        with transaction.atomic():
+            return EBike.objects.create(
+                resident=resident,
+                frame_number=frame,
+                brand=brand.strip(),
+                model=model.strip(),
+                motor_number=normalize_frame_number(motor_number),
+                certificate_number=certificate_number.strip(),
+            )
+    except IntegrityError:
+        raise ValidationError(
+            _("An e-bike with this frame number is already registered."), code="frame_taken"
+        ) from None
