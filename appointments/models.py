@@ -23,7 +23,10 @@ class DayRelease(models.Model):
     """Marks that an office's day has been released; its existence makes release idempotent."""
 
     office = models.ForeignKey(
-        "offices.Office", on_delete=models.PROTECT, related_name="releases", verbose_name=_("office")
+        "offices.Office",
+        on_delete=models.PROTECT,
+        related_name="releases",
+        verbose_name=_("office"),
     )
     date = models.DateField(_("date"))
     capacity = models.PositiveIntegerField(_("places released"))
@@ -105,7 +108,10 @@ class Booking(models.Model):
         verbose_name=_("e-bike"),
     )
     office = models.ForeignKey(
-        "offices.Office", on_delete=models.PROTECT, related_name="bookings", verbose_name=_("office")
+        "offices.Office",
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("office"),
     )
     date = models.DateField(_("date"))
     # Online bookings hold a place in a slot; walk-ins are served without one.
@@ -141,7 +147,9 @@ class Booking(models.Model):
                 name="one_active_booking_per_resident",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["booked", "cancelled", "checked_in", "completed", "no_show"]),
+                condition=Q(
+                    status__in=["booked", "cancelled", "checked_in", "completed", "no_show"]
+                ),
                 name="booking_status_valid",
             ),
             models.CheckConstraint(

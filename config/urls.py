@@ -6,6 +6,7 @@ from offices import views as office_views
 
 urlpatterns = [
     path("", office_views.home, name="home"),
+    path("healthz", office_views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -1,7 +1,8 @@
 """Admin for offices. Every capacity edit goes through offices.services (floor + log)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -22,7 +23,20 @@ class ReasonFormMixin(forms.Form):
 class OfficeForm(ReasonFormMixin, forms.ModelForm):
     class Meta:
         model = Office
-        fields = "__all__"
+        fields = [
+            "name",
+            "code",
+            "address",
+            "district",
+            "opening_hours",
+            "is_main_urban",
+            "is_active",
+            "has_walkin_window",
+            "opening_weekdays",
+            "daily_capacity",
+            "weekly_quota",
+            "clerks",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -152,6 +166,16 @@ class TimeWindowAdmin(admin.ModelAdmin):
             window=obj, reason=form.cleaned_data["change_reason"], user=request.user
         )
 
+    def delete_view(self, request, object_id, extra_context=None):
+        window = self.get_object(request, object_id)
+        if request.method == "POST" and window is not None:
+            try:
+                services.window_validate(window=window, delete=True)
+            except services.QuotaError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+                return redirect("admin:offices_timewindow_change", window.pk)
+        return super().delete_view(request, object_id, extra_context)
+
     def delete_model(self, request, obj):
         services.window_delete(window=obj, reason=ADMIN_DELETE_REASON, user=request.user)
 
@@ -167,9 +191,10 @@ class ClosedDayForm(forms.ModelForm):
         data = super().clean()
         if not self.errors and not (data.get("reason") or "").strip():
             self.add_error("reason", _("Give a reason; it is kept in the quota log."))
-        elif not self.errors and DayRelease.objects.filter(
-            office=data["office"], date=data["date"]
-        ).exists():
+        elif (
+            not self.errors
+            and DayRelease.objects.filter(office=data["office"], date=data["date"]).exists()
+        ):
             raise forms.ValidationError(
                 _("This day is already released; lower its slots' capacity instead.")
             )
@@ -199,7 +224,15 @@ class ClosedDayAdmin(admin.ModelAdmin):
 
 @admin.register(QuotaChange)
 class QuotaChangeAdmin(admin.ModelAdmin):
-    list_display = ["changed_at", "office", "field", "target", "old_value", "new_value", "changed_by"]
+    list_display = [
+        "changed_at",
+        "office",
+        "field",
+        "target",
+        "old_value",
+        "new_value",
+        "changed_by",
+    ]
     list_filter = ["office", "field"]
     search_fields = ["reason", "target", "changed_by__email"]
     date_hierarchy = "changed_at"

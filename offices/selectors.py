@@ -6,6 +6,8 @@ from .models import Office
 
 
 def offices_for_residents() -> QuerySet[Office]:
-    return Office.objects.filter(is_active=True).prefetch_related("windows").order_by(
-        "-is_main_urban", "code"
+    return (
+        Office.objects.filter(is_active=True)
+        .prefetch_related("windows")
+        .order_by("-is_main_urban", "code")
     )

@@ -77,9 +77,7 @@ class ResidentAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """Find a person by full ID number through its keyed hash, never by clear text."""
-        queryset, may_have_duplicates = super().get_search_results(
-            request, queryset, search_term
-        )
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip().upper()
         if len(term) == 18:
             queryset |= self.model.objects.filter(id_hash=crypto.id_number_hash(term))

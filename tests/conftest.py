@@ -3,6 +3,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from appointments.models import Slot
 from offices.models import Office, TimeWindow
@@ -21,6 +22,14 @@ def make_id_number(region: str = "210802", birth: str = "19850315", seq: str = "
     first17 = region + birth + seq
     total = sum(int(d) * _id_weight(i) for i, d in enumerate(first17))
     return first17 + "10X98765432"[total % 11]
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Start every test in the default language (Chinese) and leave nothing active."""
+    translation.activate("zh-hans")
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

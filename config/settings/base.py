@@ -97,7 +97,14 @@ try:
     }
 except Exception as exc:  # django-environ raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] not in (
+    "django.db.backends.postgresql",
+    "django.db.backends.sqlite3",
+):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be postgres://user@host:port/name or sqlite:///path, "
+        f"got scheme for {DATABASES['default']['ENGINE']!r}"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -172,6 +179,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 
@@ -193,7 +201,9 @@ WEEKLY_ONLINE_FLOOR = env_int("WEEKLY_ONLINE_FLOOR", 760)
 # after that admins edit the schedule in the admin (django-celery-beat).
 SLOT_RELEASE_TIME = env.str("SLOT_RELEASE_TIME", default="08:00")
 if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", SLOT_RELEASE_TIME):
-    raise ImproperlyConfigured(f"SLOT_RELEASE_TIME must be HH:MM (24-hour), got {SLOT_RELEASE_TIME!r}")
+    raise ImproperlyConfigured(
+        f"SLOT_RELEASE_TIME must be HH:MM (24-hour), got {SLOT_RELEASE_TIME!r}"
+    )
 SLOT_RELEASE_HORIZON_DAYS = env_int("SLOT_RELEASE_HORIZON_DAYS", 1, minimum=1)
 
 LOGGING = {

@@ -1,5 +1,6 @@
 """Production settings: refuse to start without real secrets."""
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -25,6 +26,14 @@ ID_HASH_KEY = _require_secret("ID_HASH_KEY", min_length=32)
 ID_ENCRYPTION_KEYS = env.list("ID_ENCRYPTION_KEYS", default=[])
 if not ID_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("ID_ENCRYPTION_KEYS must be set in production (Fernet keys).")
+for _key in ID_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "ID_ENCRYPTION_KEYS must be comma-separated Fernet keys "
+            "(Fernet.generate_key()); one of them is not."
+        ) from None
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -36,4 +45,7 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587 (consolemail:// only logs mail).
+globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))  # EMAIL_HOST, …
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

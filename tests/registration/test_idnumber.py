@@ -61,7 +61,9 @@ def test_wrong_length_is_refused(value):
     assert codes(exc.value) == ["id_length"]
 
 
-@pytest.mark.parametrize("value", ["21080219850315A234", "A10802198503151234", "21080219850315123Y"])
+@pytest.mark.parametrize(
+    "value", ["21080219850315A234", "A10802198503151234", "21080219850315123Y"]
+)
 def test_letters_other_than_final_x_are_refused(value):
     with pytest.raises(ValidationError) as exc:
         parse_id_number(value)

@@ -26,6 +26,4 @@ class Command(BaseCommand):
             self.stdout.write(f"{code}: closed, nothing released")
         for code in result.already:
             self.stdout.write(f"{code}: already released")
-        self.stdout.write(
-            self.style.SUCCESS(f"{day.isoformat()}: {result.places} places released")
-        )
+        self.stdout.write(self.style.SUCCESS(f"{day.isoformat()}: {result.places} places released"))

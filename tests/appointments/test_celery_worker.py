@@ -1,0 +1,120 @@
+"""The release task through a real Celery worker with Redis as the broker."""
+
+import datetime
+import os
+import subprocess
+import sys
+import time
+import uuid
+import zoneinfo
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django_celery_beat.models import PeriodicTask
+
+from appointments.models import DayRelease, Slot
+from config.celery import app
+
+ROOT = Path(__file__).resolve().parents[2]
+MONDAY = datetime.date(2030, 1, 7)
+
+
+def wait_for(predicate, timeout=45.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+@pytest.fixture
+def celery_worker(redis_url):
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": (
+            "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**connection.settings_dict)
+        ),
+        "REDIS_URL": redis_url,
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            queue,
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield queue
+    proc.terminate()
+    try:
+        output, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+    print(output)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
+def test_release_runs_through_a_real_worker_and_redis(make_office, celery_worker):
+    office = make_office()
+    for _ in range(2):  # delivered twice: still released once
+        app.send_task(
+            "appointments.tasks.release_slots", args=[MONDAY.isoformat()], queue=celery_worker
+        )
+    assert wait_for(lambda: DayRelease.objects.filter(office=office, date=MONDAY).exists())
+    # Give the second message time to be consumed, then check nothing doubled.
+    app.send_task("appointments.tasks.release_slots", args=["2030-01-08"], queue=celery_worker)
+    assert wait_for(lambda: DayRelease.objects.filter(date="2030-01-08").exists())
+    assert Slot.objects.filter(office=office, date=MONDAY).count() == 4
+    assert sum(Slot.objects.filter(date=MONDAY).values_list("capacity", flat=True)) == 32
+
+
+@pytest.mark.django_db
+def test_release_is_scheduled_daily_at_eight_shanghai_time():
+    task = PeriodicTask.objects.get(task="appointments.tasks.release_upcoming_slots")
+    assert task.enabled
+    assert (task.crontab.hour, task.crontab.minute) == ("8", "0")
+    assert str(task.crontab.timezone) == "Asia/Shanghai"
+    app.loader.import_default_modules()  # what a worker does at start
+    assert "appointments.tasks.release_upcoming_slots" in app.tasks
+    # At 07:59 Shanghai time the next run is one minute away.
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    last_run = datetime.datetime(2030, 1, 6, 8, 0, tzinfo=shanghai)
+    schedule = task.crontab.schedule
+    schedule.nowfun = lambda: datetime.datetime(2030, 1, 7, 7, 59, tzinfo=shanghai)
+    remaining = schedule.remaining_estimate(last_run)
+    assert remaining == datetime.timedelta(minutes=1)
+
+
+def test_scheduled_task_releases_tomorrow(make_office, time_machine):
+    from appointments.tasks import release_upcoming_slots
+
+    office = make_office()
+    time_machine.move_to(
+        datetime.datetime(2030, 1, 6, 8, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+    )
+    assert release_upcoming_slots.delay(horizon_days=1).get() == 32
+    assert set(Slot.objects.filter(office=office).values_list("date", flat=True)) == {MONDAY}

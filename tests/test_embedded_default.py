@@ -1,0 +1,132 @@
+"""The embedded default: SQLite and a filesystem Celery broker, no PostgreSQL or Redis.
+
+Runs the real commands in subprocesses with no DATABASE_URL or REDIS_URL, as
+`make run` does, against a throwaway SQLite file and broker folder.
+"""
+
+import datetime
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def embedded_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        CELERY_FS_BROKER_DIR=str(tmp_path / "broker"),
+    )
+    return env
+
+
+def manage(env, *args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_home_page_served_by_the_embedded_default_lists_the_five_offices(embedded_env):
+    manage(embedded_env, "migrate", "--noinput")
+    out = manage(embedded_env, "load_demo").stdout
+    assert "resident@demo.example.org" in out
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=embedded_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = ""
+        for _ in range(60):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    body = resp.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        for name in [
+            "站前演示网点",
+            "西市演示网点",
+            "老边演示网点",
+            "金牛演示网点",
+            "渤海演示网点",
+        ]:
+            assert name in body
+        assert "上牌免费" in body or "登记免费" in body
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_celery_runs_without_redis_through_the_filesystem_broker(embedded_env, tmp_path):
+    manage(embedded_env, "migrate", "--noinput")
+    manage(embedded_env, "load_demo", "--days", "0")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--beat",
+            "--pool",
+            "solo",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=embedded_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    day = (datetime.date.today() + datetime.timedelta(days=20)).isoformat()
+    try:
+        manage(
+            embedded_env,
+            "shell",
+            "-c",
+            f"from appointments.tasks import release_slots; release_slots.delay('{day}')",
+        )
+        db = sqlite3.connect(tmp_path / "demo.sqlite3", timeout=10)
+        released = 0
+        for _ in range(90):
+            released = db.execute(
+                "SELECT COUNT(*) FROM appointments_dayrelease WHERE date = ?", [day]
+            ).fetchone()[0]
+            if released:
+                break
+            time.sleep(0.5)
+        assert released == 6  # five main-urban offices and the vehicle administration office
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+        print(output)
