@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from offices import services as quota_services
 
-from .models import Booking, DayRelease, Slot
+from .models import Booking, DayRelease, Notification, Slot
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -81,3 +81,10 @@ class BookingAdmin(ReadOnlyAdmin):
     search_fields = ["code"]
     date_hierarchy = "date"
     list_select_related = ["resident", "office", "slot", "slot__office"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "event", "booking", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "event"]
+    search_fields = ["booking__code"]

@@ -170,3 +170,51 @@ class Booking(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+
+class Notification(models.Model):
+    """Outbox: a message to a resident, written in the booking's transaction.
+
+    The row exists before anything is queued, so a message is never lost when the
+    broker is down (the periodic drain picks it up) and ``key`` makes the same event
+    impossible to record, and so to send, twice.
+    """
+
+    class Event(models.TextChoices):
+        CONFIRMATION = "confirmation", _("booking confirmation")
+        REMINDER = "reminder", _("reminder the day before")
+        CANCELLATION = "cancellation", _("cancellation notice")
+        MOVED = "moved", _("booking moved")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    booking = models.ForeignKey(
+        Booking, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("booking")
+    )
+    event = models.CharField(_("event"), max_length=20, choices=Event.choices)
+    key = models.CharField(_("deduplication key"), max_length=100, unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="notification_pending")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="sent_notification_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

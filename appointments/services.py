@@ -11,14 +11,16 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from offices.models import ClosedDay, Office
 
-from .models import Booking, Channel, DayRelease, Slot
+from . import cache as availability_cache
+from .models import Booking, Channel, DayRelease, Notification, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ class SlotNotBookable(BookingError):
 
 
 class NotCancellable(BookingError):
+    pass
+
+
+class InCooldown(BookingError):
     pass
 
 
@@ -124,6 +130,7 @@ def slots_release(*, day: datetime.date, now: datetime.datetime | None = None) -
     now = now or timezone.now()
     result = ReleaseResult(date=day)
     with transaction.atomic():
+        transaction.on_commit(availability_cache.invalidate)
         for office in Office.objects.filter(is_active=True).order_by("pk"):
             outcome, places = _release_office_day(office, day, now)
             if outcome == "released":
@@ -170,6 +177,64 @@ def slot_end(slot: Slot) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(slot.date, slot.end))
 
 
+def change_deadline(slot: Slot) -> datetime.datetime:
+    """Last moment a booking in ``slot`` may be cancelled or moved."""
+    return slot_start(slot) - datetime.timedelta(minutes=settings.BOOKING_CANCEL_DEADLINE_MINUTES)
+
+
+def cooldown_until(resident, *, today: datetime.date) -> datetime.date | None:
+    """Return the day a no-show cooldown ends, or None if the resident may book."""
+    count, days = settings.NO_SHOW_COOLDOWN_COUNT, settings.NO_SHOW_COOLDOWN_DAYS
+    if count <= 0:
+        return None
+    recent = list(
+        Booking.objects.filter(
+            resident=resident,
+            status=Booking.Status.NO_SHOW,
+            date__gt=today - datetime.timedelta(days=days),
+        )
+        .order_by("-date")
+        .values_list("date", flat=True)[:count]
+    )
+    if len(recent) < count:
+        return None
+    return recent[-1] + datetime.timedelta(days=days)
+
+
+def _check_slot_bookable(slot: Slot, now: datetime.datetime) -> None:
+    if slot_start(slot) <= now:
+        raise SlotNotBookable(_("This time window has already started or passed."))
+
+
+def _take_place(slot_id: int) -> None:
+    taken = Slot.objects.filter(pk=slot_id, booked__lt=F("capacity")).update(
+        booked=F("booked") + 1
+    )
+    if not taken:
+        raise SlotFull(_("This time window is fully booked."))
+
+
+def _return_place(slot_id: int) -> None:
+    Slot.objects.filter(pk=slot_id, booked__gt=0).update(booked=F("booked") - 1)
+
+
+def notification_queue(*, booking: Booking, event: str, key: str, now) -> Notification | None:
+    """Record a message in the outbox and send it once the transaction commits.
+
+    Must run inside the transaction that changes the booking, so that the message
+    exists if and only if the change does. A second call with the same key is a no-op.
+    """
+    from . import tasks
+
+    notification, created = Notification.objects.get_or_create(
+        key=key, defaults={"booking": booking, "event": event, "created_at": now}
+    )
+    if created:
+        transaction.on_commit(lambda: tasks.enqueue_notification(notification.pk))
+        return notification
+    return None
+
+
 def booking_create(
     *, resident, slot_id: int, ebike=None, now: datetime.datetime | None = None
 ) -> Booking:
@@ -178,12 +243,26 @@ def booking_create(
     slot = Slot.objects.filter(pk=slot_id).first()
     if slot is None:
         raise SlotNotBookable(_("This time window does not exist."))
-    if slot_start(slot) <= now:
-        raise SlotNotBookable(_("This time window has already started or passed."))
+    _check_slot_bookable(slot, now)
     if ebike is not None and ebike.resident_id != resident.pk:
         raise BookingError(_("This e-bike is not registered to you."))
+    until = cooldown_until(resident, today=timezone.localdate(now))
+    if until is not None:
+        raise InCooldown(
+            _(
+                "You missed %(count)d appointments within %(days)d days, so you can book "
+                "again from %(date)s."
+            )
+            % {
+                "count": settings.NO_SHOW_COOLDOWN_COUNT,
+                "days": settings.NO_SHOW_COOLDOWN_DAYS,
+                "date": formats.date_format(until, "SHORT_DATE_FORMAT"),
+            }
+        )
     try:
         with transaction.atomic():
+            # Insert first: the partial unique index refuses a second active booking
+            # before any slot row is locked. The place is taken last (lock late).
             booking = Booking.objects.create(
                 resident=resident,
                 ebike=ebike,
@@ -193,29 +272,86 @@ def booking_create(
                 source=Channel.ONLINE,
                 created_at=now,
             )
-            taken = Slot.objects.filter(pk=slot.pk, booked__lt=F("capacity")).update(
-                booked=F("booked") + 1
+            _take_place(slot.pk)
+            notification_queue(
+                booking=booking,
+                event=Notification.Event.CONFIRMATION,
+                key=f"confirmation:{booking.pk}",
+                now=now,
             )
-            if not taken:
-                raise SlotFull(_("This time window is fully booked."))
+            transaction.on_commit(availability_cache.invalidate)
     except IntegrityError:
         # The partial unique index on active bookings refused a second one.
         if Booking.objects.filter(resident=resident, status__in=Booking.ACTIVE_STATUSES).exists():
             raise AlreadyBooked(_("You already hold an active booking.")) from None
         raise
+    booking.slot = slot
     return booking
+
+
+def _lock_changeable(booking: Booking, now: datetime.datetime) -> Booking:
+    locked = (
+        Booking.objects.select_for_update(of=("self",))
+        .select_related("slot")
+        .filter(pk=booking.pk)
+        .first()
+    )
+    if locked is None or locked.status != Booking.Status.BOOKED:
+        raise NotCancellable(_("Only a booking that is still booked can be changed."))
+    if locked.slot is not None and now >= change_deadline(locked.slot):
+        raise NotCancellable(_("The time to change this booking has passed."))
+    return locked
 
 
 def booking_cancel(*, booking: Booking, now: datetime.datetime | None = None) -> Booking:
     """Cancel a booked place and return it to the slot at once."""
     now = now or timezone.now()
     with transaction.atomic():
-        cancelled = Booking.objects.filter(pk=booking.pk, status=Booking.Status.BOOKED).update(
-            status=Booking.Status.CANCELLED, cancelled_at=now
+        locked = _lock_changeable(booking, now)
+        locked.status = Booking.Status.CANCELLED
+        locked.cancelled_at = now
+        locked.save(update_fields=["status", "cancelled_at", "updated_at"])
+        if locked.slot_id is not None:
+            _return_place(locked.slot_id)
+        notification_queue(
+            booking=locked,
+            event=Notification.Event.CANCELLATION,
+            key=f"cancellation:{locked.pk}",
+            now=now,
         )
-        if not cancelled:
-            raise NotCancellable(_("Only a booking that is still booked can be cancelled."))
-        if booking.slot_id is not None:
-            Slot.objects.filter(pk=booking.slot_id).update(booked=F("booked") - 1)
-    booking.refresh_from_db()
-    return booking
+        transaction.on_commit(availability_cache.invalidate)
+    return locked
+
+
+def booking_move(
+    *, booking: Booking, slot_id: int, now: datetime.datetime | None = None
+) -> Booking:
+    """Move a booking to another window or day in one step; if not possible, keep it."""
+    now = now or timezone.now()
+    new_slot = Slot.objects.filter(pk=slot_id).first()
+    if new_slot is None:
+        raise SlotNotBookable(_("This time window does not exist."))
+    _check_slot_bookable(new_slot, now)
+    with transaction.atomic():
+        locked = _lock_changeable(booking, now)
+        old_slot_id = locked.slot_id
+        if old_slot_id == new_slot.pk:
+            raise BookingError(_("Your booking is already in this time window."))
+        # Touch the two slot rows in id order so two opposite moves cannot deadlock.
+        for sid in sorted([old_slot_id, new_slot.pk]):
+            if sid == new_slot.pk:
+                _take_place(sid)
+            else:
+                _return_place(sid)
+        locked.slot = new_slot
+        locked.office_id = new_slot.office_id
+        locked.date = new_slot.date
+        locked.save(update_fields=["slot", "office", "date", "updated_at"])
+        notification_queue(
+            booking=locked,
+            event=Notification.Event.MOVED,
+            key=f"moved:{locked.pk}:{new_slot.pk}:{now.timestamp():.6f}",
+            now=now,
+        )
+        transaction.on_commit(availability_cache.invalidate)
+    return locked

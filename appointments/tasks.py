@@ -1,9 +1,12 @@
 import datetime
+import logging
 
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from . import notifications, services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -17,3 +20,42 @@ def release_upcoming_slots(horizon_days: int | None = None) -> int:
     """Scheduled daily by django-celery-beat at the release time (08:00 by default)."""
     horizon = horizon_days or settings.SLOT_RELEASE_HORIZON_DAYS
     return sum(r.places for r in services.slots_release_upcoming(horizon_days=horizon))
+
+
+@shared_task(
+    autoretry_for=(notifications.DeliveryFailed,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=notifications.MAX_ATTEMPTS,
+)
+def send_notification(notification_id: int) -> bool:
+    return notifications.notification_send(notification_id=notification_id)
+
+
+@shared_task
+def drain_outbox() -> int:
+    """Send what was recorded but never queued (broker down) or whose retries were lost."""
+    sent = 0
+    for pk in notifications.pending_ids(older_than=datetime.timedelta(seconds=30)):
+        try:
+            sent += notifications.notification_send(notification_id=pk)
+        except notifications.DeliveryFailed:
+            continue
+    return sent
+
+
+@shared_task
+def queue_reminders() -> int:
+    return notifications.reminders_queue()
+
+
+def enqueue_notification(notification_id: int) -> None:
+    """Hand a notification to the broker; if it is down, the periodic drain sends it later."""
+    try:
+        send_notification.apply_async(args=[notification_id], retry=False)
+    except Exception as exc:  # noqa: BLE001 - the outbox row is the source of truth
+        logger.warning(
+            "broker unavailable (%s); notification %s left for the outbox drain",
+            exc.__class__.__name__,
+            notification_id,
+        )

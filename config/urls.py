@@ -7,6 +7,10 @@ from offices import views as office_views
 urlpatterns = [
     path("", office_views.home, name="home"),
     path("healthz", office_views.healthz, name="healthz"),
+    path("complaints/", office_views.complaint_list, name="complaint_list"),
+    path("complaints/new/", office_views.complaint_new, name="complaint_new"),
+    path("me/", include("registration.urls")),
+    path("", include("appointments.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -6,7 +6,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .models import ClosedDay, Office, QuotaChange, TimeWindow
+from .models import ClosedDay, Complaint, Office, QuotaChange, TimeWindow
 
 ADMIN_DELETE_REASON = "Deleted in the admin"
 
@@ -242,6 +242,23 @@ class QuotaChangeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "office", "category", "status", "incident_date", "assigned_to"]
+    list_filter = ["status", "category", "office"]
+    search_fields = ["text", "answer"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["user", "office", "category", "incident_date", "text", "created_at"]
+    fields = [*readonly_fields, "status", "assigned_to", "answer", "answered_at"]
+    raw_id_fields = ["assigned_to"]
+
+    def has_add_permission(self, request):
+        return False  # complaints come from residents
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -139,3 +139,70 @@ class QuotaChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.office} {self.field}: {self.old_value} → {self.new_value}"
+
+
+class Complaint(models.Model):
+    """A resident's complaint about a service point, read by admins (督查)."""
+
+    class Category(models.TextChoices):
+        INSURANCE = "insurance", _("I was pushed to buy insurance")
+        FEE = "fee", _("I was asked for a fee")
+        QUEUE = "queue", _("Someone was let in without a booking")
+        BOOKING = "booking", _("A problem with booking")
+        STAFF = "staff", _("Staff conduct")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("received")
+        IN_PROGRESS = "in_progress", _("in progress")
+        ANSWERED = "answered", _("answered")
+        CLOSED = "closed", _("closed")
+
+    TEXT_MAX_LENGTH = 2000
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="complaints",
+        verbose_name=_("filed by"),
+    )
+    office = models.ForeignKey(
+        Office, on_delete=models.PROTECT, related_name="complaints", verbose_name=_("office")
+    )
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    incident_date = models.DateField(_("date of the incident"))
+    text = models.TextField(_("what happened"), max_length=TEXT_MAX_LENGTH)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.RECEIVED
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assigned to"),
+    )
+    answer = models.TextField(_("answer"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("filed at"))
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(category__in=["insurance", "fee", "queue", "booking", "staff", "other"]),
+                name="complaint_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["received", "in_progress", "answered", "closed"]
+                ),
+                name="complaint_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.get_category_display()} {self.created_at:%Y-%m-%d}"

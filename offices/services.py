@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -337,3 +338,33 @@ def slot_capacity_change(
         slot.capacity = capacity
         slot.save(update_fields=["capacity"])
     return slot
+
+
+def complaint_file(
+    *,
+    user,
+    office: Office,
+    category: str,
+    incident_date: datetime.date,
+    text: str,
+    now: datetime.datetime | None = None,
+):
+    """Store a resident's complaint; admins see it tagged with the office."""
+    from .models import Complaint
+
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(_("Describe what happened."), code="text")
+    if incident_date > timezone.localdate(now):
+        raise ValidationError(
+            _("The date of the incident cannot be in the future."), code="incident_date"
+        )
+    return Complaint.objects.create(
+        user=user,
+        office=office,
+        category=category,
+        incident_date=incident_date,
+        text=text[: Complaint.TEXT_MAX_LENGTH],
+        created_at=now,
+    )

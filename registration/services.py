@@ -86,3 +86,22 @@ def ebike_add(
         raise ValidationError(
             _("An e-bike with this frame number is already registered."), code="frame_taken"
         ) from None
+
+
+def resident_update(*, resident: Resident, real_name: str, phone: str = "") -> Resident:
+    real_name = (real_name or "").strip()
+    if not real_name:
+        raise ValidationError(_("Enter your real name as on your ID card."), code="real_name")
+    resident.real_name = real_name
+    resident.phone = normalize_mobile(phone) if phone else ""
+    resident.save(update_fields=["real_name", "phone"])
+    return resident
+
+
+def ebike_remove(*, ebike: EBike) -> None:
+    """Remove an e-bike that has no plate and was never booked."""
+    if hasattr(ebike, "plate") or ebike.bookings.exists():
+        raise ValidationError(
+            _("This e-bike has a booking or a plate and is kept on record."), code="ebike_in_use"
+        )
+    ebike.delete()

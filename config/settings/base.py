@@ -127,12 +127,27 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 
-# django-allauth: e-mail now; phone with SMS code is wired in with the booking pages.
-ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# django-allauth: sign up and log in with a mobile number (SMS code) or e-mail and password.
+ACCOUNT_ADAPTER = "registration.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "registration.forms.SignupForm"}
+ACCOUNT_LOGIN_METHODS = {"phone", "email"}
+# Both optional here; registration.forms.SignupForm requires one of them (and a password
+# with e-mail), which allauth's own check (account.W001) cannot see.
+ACCOUNT_SIGNUP_FIELDS = ["phone", "email", "password1", "password2"]
+SILENCED_SYSTEM_CHECKS = ["account.W001"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "optional"
-LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_PHONE_VERIFICATION_ENABLED = True
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_CHANGE = True
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "profile"
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 
 # Internationalisation: Chinese first, English complete.
 LANGUAGE_CODE = "zh-hans"
@@ -205,6 +220,28 @@ if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", SLOT_RELEASE_TIME):
         f"SLOT_RELEASE_TIME must be HH:MM (24-hour), got {SLOT_RELEASE_TIME!r}"
     )
 SLOT_RELEASE_HORIZON_DAYS = env_int("SLOT_RELEASE_HORIZON_DAYS", 1, minimum=1)
+
+# Booking rules.
+# Residents may cancel or move until this many minutes before their window starts.
+BOOKING_CANCEL_DEADLINE_MINUTES = env_int("BOOKING_CANCEL_DEADLINE_MINUTES", 0)
+# NO_SHOW_COOLDOWN_COUNT no-shows within NO_SHOW_COOLDOWN_DAYS block new bookings
+# until the oldest of them is that many days old. 0 turns the cooldown off.
+NO_SHOW_COOLDOWN_COUNT = env_int("NO_SHOW_COOLDOWN_COUNT", 3)
+NO_SHOW_COOLDOWN_DAYS = env_int("NO_SHOW_COOLDOWN_DAYS", 30)
+# How many days ahead the availability page shows (released or not).
+AVAILABILITY_DAYS = env_int("AVAILABILITY_DAYS", 7, minimum=1)
+# Seconds the availability page may be served from cache; booking changes clear it at once.
+AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 30)
+
+# SMS: the development backend logs codes; production posts to an HTTP gateway.
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")
+SMS_GATEWAY_TIMEOUT = env_int("SMS_GATEWAY_TIMEOUT", 5, minimum=1)
+SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="e-bike registration")
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default="registration.sms.HttpSmsBackend" if SMS_GATEWAY_URL else "registration.sms.ConsoleSmsBackend",
+)
 
 LOGGING = {
     "version": 1,

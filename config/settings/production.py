@@ -49,3 +49,5 @@ X_FRAME_OPTIONS = "DENY"
 globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))  # EMAIL_HOST, …
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Never the development SMS backend in production: it would write codes to the log.
+SMS_BACKEND = env.str("SMS_BACKEND", default="registration.sms.HttpSmsBackend")

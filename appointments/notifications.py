@@ -1,0 +1,110 @@
+"""Delivering outbox messages: rendering, choosing SMS or e-mail, marking sent once."""
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from registration import sms
+
+from .models import Booking, Notification
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+class DeliveryFailed(Exception):
+    """Sending failed; the notification stays pending for a retry."""
+
+
+def _render(notification: Notification) -> tuple[str, str]:
+    booking = notification.booking
+    context = {"booking": booking, "office": booking.office, "slot": booking.slot}
+    with translation.override(settings.LANGUAGE_CODE):
+        text = render_to_string(f"notifications/{notification.event}.txt", context).strip()
+        subject = render_to_string("notifications/subject.txt", context).strip()
+    return subject, text
+
+
+def _deliver(notification: Notification) -> None:
+    booking: Booking = notification.booking
+    user = booking.resident.user
+    phone = (user.phone if user else "") or booking.resident.phone
+    subject, text = _render(notification)
+    if phone:
+        sms.send_sms(phone, text)
+    elif user and user.email:
+        send_mail(subject, text, None, [user.email])
+    else:
+        raise DeliveryFailed("no phone or e-mail on record")
+
+
+def notification_send(*, notification_id: int, now: datetime.datetime | None = None) -> bool:
+    """Send one pending notification; return True if this call sent it.
+
+    The row is locked (SKIP LOCKED) and must still be pending, so a message is not
+    sent twice however many workers or retries reach it.
+    """
+    now = now or timezone.now()
+    error = None
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .select_related("booking__resident__user", "booking__office", "booking__slot")
+            .filter(pk=notification_id, status=Notification.Status.PENDING)
+            .first()
+        )
+        if notification is None:
+            return False
+        notification.attempts += 1
+        try:
+            _deliver(notification)
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded, then retried
+            error = f"{exc.__class__.__name__}: {exc}"[:200]
+            notification.last_error = error
+            if notification.attempts >= MAX_ATTEMPTS:
+                notification.status = Notification.Status.FAILED
+            notification.save(update_fields=["attempts", "last_error", "status"])
+        else:
+            notification.status = Notification.Status.SENT
+            notification.sent_at = now
+            notification.last_error = ""
+            notification.save(update_fields=["attempts", "last_error", "status", "sent_at"])
+    if error is not None:
+        logger.warning("notification %s not sent: %s", notification_id, error)
+        raise DeliveryFailed(error)
+    return True
+
+
+def pending_ids(*, older_than: datetime.timedelta, now: datetime.datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Notification.objects.filter(
+            status=Notification.Status.PENDING, created_at__lte=now - older_than
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:500]
+    )
+
+
+def reminders_queue(*, now: datetime.datetime | None = None) -> int:
+    """Record a reminder for every booking of tomorrow; safe to run any number of times."""
+    from .services import notification_queue
+
+    now = now or timezone.now()
+    tomorrow = timezone.localdate(now) + datetime.timedelta(days=1)
+    queued = 0
+    for booking in Booking.objects.filter(date=tomorrow, status=Booking.Status.BOOKED):
+        with transaction.atomic():
+            if notification_queue(
+                booking=booking,
+                event=Notification.Event.REMINDER,
+                key=f"reminder:{booking.pk}",
+                now=now,
+            ):
+                queued += 1
+    return queued

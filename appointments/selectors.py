@@ -1,0 +1,194 @@
+"""Reads for the resident pages: availability, next release, alternatives, bookings."""
+
+import datetime
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from offices.models import Office
+
+from . import cache as availability_cache
+from .models import Booking, DayRelease, Slot
+
+RELEASE_TASK = "appointments.tasks.release_upcoming_slots"
+
+
+@dataclass
+class WindowView:
+    slot_id: int
+    start: datetime.time
+    end: datetime.time
+    capacity: int
+    booked: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.capacity - self.booked)
+
+    @property
+    def sold_out(self) -> bool:
+        return self.remaining == 0
+
+
+@dataclass
+class DayView:
+    date: datetime.date
+    state: str  # "open", "closed" or "unreleased"
+    windows: list[WindowView] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> int:
+        return sum(w.remaining for w in self.windows)
+
+
+@dataclass
+class OfficeView:
+    id: int
+    code: str
+    name: str
+    district: str
+    address: str
+    opening_hours: str
+    has_walkin_window: bool
+    days: list[DayView] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    today: datetime.date
+    offices: list[OfficeView]
+
+
+def _build_snapshot(today: datetime.date) -> Snapshot:
+    last = today + datetime.timedelta(days=settings.AVAILABILITY_DAYS)
+    offices = list(
+        Office.objects.filter(is_active=True)
+        .order_by("-is_main_urban", "code")
+        .only("id", "code", "name", "district", "address", "opening_hours", "has_walkin_window")
+    )
+    releases = {
+        (r.office_id, r.date): r
+        for r in DayRelease.objects.filter(date__range=(today, last)).only(
+            "office_id", "date", "closed"
+        )
+    }
+    slots: dict[tuple[int, datetime.date], list[WindowView]] = {}
+    for s in (
+        Slot.objects.filter(date__range=(today, last))
+        .order_by("start")
+        .values("id", "office_id", "date", "start", "end", "capacity", "booked")
+    ):
+        slots.setdefault((s["office_id"], s["date"]), []).append(
+            WindowView(s["id"], s["start"], s["end"], s["capacity"], s["booked"])
+        )
+    views = []
+    for o in offices:
+        view = OfficeView(
+            o.id, o.code, o.name, o.district, o.address, o.opening_hours, o.has_walkin_window
+        )
+        for offset in range(settings.AVAILABILITY_DAYS + 1):
+            day = today + datetime.timedelta(days=offset)
+            release = releases.get((o.id, day))
+            if release is None:
+                state = "unreleased"
+            elif release.closed or not slots.get((o.id, day)):
+                state = "closed"
+            else:
+                state = "open"
+            view.days.append(DayView(day, state, slots.get((o.id, day), [])))
+        views.append(view)
+    return Snapshot(today=today, offices=views)
+
+
+def availability(*, now: datetime.datetime | None = None) -> Snapshot:
+    """Return released and unreleased days per office, from the cache when fresh."""
+    today = timezone.localdate(now or timezone.now())
+    snapshot = availability_cache.get()
+    if snapshot is None or snapshot.today != today:
+        snapshot = _build_snapshot(today)
+        availability_cache.put(snapshot, settings.AVAILABILITY_CACHE_SECONDS)
+    return snapshot
+
+
+@dataclass(frozen=True)
+class NextRelease:
+    at: datetime.datetime  # local time of the next scheduled run
+    opens: datetime.date  # the last day that run releases
+
+
+def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
+    """When the scheduled release next runs and which day it opens, from django-celery-beat."""
+    now = timezone.localtime(now or timezone.now())
+    task = (
+        PeriodicTask.objects.filter(task=RELEASE_TASK, enabled=True, crontab__isnull=False)
+        .select_related("crontab")
+        .first()
+    )
+    if task is None:
+        return None
+    schedule = task.crontab.schedule
+    schedule.nowfun = lambda: now
+    last_run = now - datetime.timedelta(seconds=1)
+    at = timezone.localtime(now + schedule.remaining_estimate(last_run))
+    try:
+        horizon = int(json.loads(task.kwargs or "{}").get("horizon_days") or 0)
+    except (ValueError, TypeError, AttributeError):
+        horizon = 0
+    horizon = horizon or settings.SLOT_RELEASE_HORIZON_DAYS
+    return NextRelease(at=at, opens=at.date() + datetime.timedelta(days=horizon))
+
+
+def alternatives(*, slot: Slot, now: datetime.datetime | None = None, limit: int = 3) -> list[Slot]:
+    """Windows with places nearest to ``slot``: same office first, then nearest day and time."""
+    now = timezone.localtime(now or timezone.now())
+    today = now.date()
+    candidates = (
+        Slot.objects.filter(
+            date__range=(today, today + datetime.timedelta(days=settings.AVAILABILITY_DAYS)),
+            booked__lt=F("capacity"),
+            office__is_active=True,
+        )
+        .exclude(pk=slot.pk)
+        .select_related("office")
+    )
+    future = [
+        s
+        for s in candidates
+        if timezone.make_aware(datetime.datetime.combine(s.date, s.start)) > now
+    ]
+
+    def distance(s: Slot):
+        minutes = abs(
+            (datetime.datetime.combine(s.date, s.start) - datetime.datetime.combine(slot.date, slot.start)).total_seconds()
+        )
+        return (s.office_id != slot.office_id, abs((s.date - slot.date).days), minutes)
+
+    return sorted(future, key=distance)[:limit]
+
+
+def bookings_for_user(user) -> QuerySet[Booking]:
+    return (
+        Booking.objects.filter(resident__user=user)
+        .select_related("office", "slot", "ebike")
+        .order_by("-date", "-created_at")
+    )
+
+
+def booking_for_user(user, code: str) -> Booking | None:
+    return (
+        Booking.objects.filter(resident__user=user, code=code.upper())
+        .select_related("office", "slot", "ebike", "resident")
+        .first()
+    )
+
+
+def active_booking_for_resident(resident) -> Booking | None:
+    return (
+        Booking.objects.filter(resident=resident, status__in=Booking.ACTIVE_STATUSES)
+        .select_related("office", "slot")
+        .first()
+    )

@@ -1,0 +1,204 @@
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from offices.models import Office
+from registration.selectors import resident_for_user
+
+from . import selectors, services
+from .forms import BookForm, MoveForm
+from .ics import booking_ics
+from .models import Booking, Slot
+from .qr import qr_payload, qr_svg
+
+
+def availability(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    return render(
+        request,
+        "appointments/availability.html",
+        {
+            "snapshot": selectors.availability(now=now),
+            "next_release": selectors.next_release(now=now),
+            "now": timezone.localtime(now),
+        },
+    )
+
+
+def office_day(request: HttpRequest, code: str, day: str) -> HttpResponse:
+    """One office's day: its windows, or why it cannot be booked."""
+    office = Office.objects.filter(code=code, is_active=True).first()
+    try:
+        date = datetime.date.fromisoformat(day)
+    except ValueError:
+        date = None
+    if office is None or date is None:
+        raise Http404
+    now = timezone.now()
+    snapshot = selectors.availability(now=now)
+    office_view = next((o for o in snapshot.offices if o.id == office.pk), None)
+    day_view = next((d for d in office_view.days if d.date == date), None) if office_view else None
+    today = timezone.localdate(now)
+    if date < today:
+        state = "past"
+    elif day_view is None:
+        state = "unreleased" if date > today else "closed"
+    else:
+        state = day_view.state
+    return render(
+        request,
+        "appointments/office_day.html",
+        {
+            "office": office,
+            "date": date,
+            "state": state,
+            "day": day_view,
+            "next_release": selectors.next_release(now=now),
+            "now": timezone.localtime(now),
+        },
+    )
+
+
+def _resident_or_redirect(request):
+    resident = resident_for_user(request.user)
+    if resident is None:
+        messages.info(request, _("Before booking, enter your real name and ID number."))
+        return None, redirect("profile")
+    return resident, None
+
+
+@login_required
+def book(request: HttpRequest, slot_id: int) -> HttpResponse:
+    resident, response = _resident_or_redirect(request)
+    if response:
+        return response
+    slot = Slot.objects.select_related("office").filter(pk=slot_id).first()
+    if slot is None:
+        raise Http404
+    active = selectors.active_booking_for_resident(resident)
+    form = BookForm(request.POST or None, resident=resident, initial={"slot": slot.pk})
+    if not form.fields["ebike"].queryset.exists():
+        messages.info(request, _("Add the e-bike you want to register first."))
+        return redirect("ebike_add")
+    context = {"slot": slot, "form": form, "active": active, "alternatives": []}
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["slot"] != slot.pk:
+            raise Http404  # a tampered form: the slot in the URL and the form differ
+        try:
+            booking = services.booking_create(
+                resident=resident, slot_id=slot.pk, ebike=form.cleaned_data["ebike"]
+            )
+        except services.AlreadyBooked as exc:
+            context["error"] = str(exc)
+            context["active"] = selectors.active_booking_for_resident(resident)
+        except services.SlotFull as exc:
+            context["error"] = str(exc)
+            context["alternatives"] = selectors.alternatives(slot=slot)
+        except services.BookingError as exc:
+            context["error"] = str(exc)
+        else:
+            messages.success(request, _("Your booking is confirmed."))
+            return redirect("booking_detail", code=booking.code)
+        return render(request, "appointments/book.html", context, status=409)
+    return render(request, "appointments/book.html", context)
+
+
+@login_required
+def booking_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "appointments/booking_list.html",
+        {"bookings": selectors.bookings_for_user(request.user)},
+    )
+
+
+def _own_booking(request, code: str) -> Booking:
+    booking = selectors.booking_for_user(request.user, code)
+    if booking is None:
+        raise Http404  # someone else's code looks exactly like a code that does not exist
+    return booking
+
+
+def _booking_context(booking: Booking) -> dict:
+    now = timezone.now()
+    changeable = (
+        booking.status == Booking.Status.BOOKED
+        and booking.slot is not None
+        and now < services.change_deadline(booking.slot)
+    )
+    return {
+        "booking": booking,
+        "qr_svg": qr_svg(booking.code),
+        "qr_payload": qr_payload(booking.code),
+        "changeable": changeable,
+        "deadline": services.change_deadline(booking.slot) if booking.slot else None,
+    }
+
+
+@login_required
+def booking_detail(request: HttpRequest, code: str) -> HttpResponse:
+    booking = _own_booking(request, code)
+    return render(request, "appointments/booking_detail.html", _booking_context(booking))
+
+
+@login_required
+def booking_print(request: HttpRequest, code: str) -> HttpResponse:
+    booking = _own_booking(request, code)
+    return render(request, "appointments/booking_print.html", _booking_context(booking))
+
+
+@login_required
+def booking_calendar(request: HttpRequest, code: str) -> HttpResponse:
+    booking = _own_booking(request, code)
+    if booking.slot is None:
+        raise Http404
+    response = HttpResponse(booking_ics(booking), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="booking-{booking.code}.ics"'
+    return response
+
+
+@login_required
+@require_POST
+def booking_cancel(request: HttpRequest, code: str) -> HttpResponse:
+    booking = _own_booking(request, code)
+    try:
+        services.booking_cancel(booking=booking)
+    except services.BookingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Your booking is cancelled and the place is free again."))
+    return redirect("booking_detail", code=booking.code)
+
+
+@login_required
+def booking_move(request: HttpRequest, code: str) -> HttpResponse:
+    booking = _own_booking(request, code)
+    if request.method == "POST":
+        form = MoveForm(request.POST)
+        if form.is_valid():
+            try:
+                services.booking_move(booking=booking, slot_id=form.cleaned_data["slot"])
+            except services.BookingError as exc:
+                messages.error(
+                    request,
+                    _("%(reason)s Your booking was not changed.") % {"reason": exc},
+                )
+            else:
+                messages.success(request, _("Your booking is moved."))
+                return redirect("booking_detail", code=booking.code)
+        else:
+            messages.error(request, _("Choose a time window."))
+        return redirect(reverse("booking_move", args=[booking.code]))
+    now = timezone.now()
+    return render(
+        request,
+        "appointments/booking_move.html",
+        {**_booking_context(booking), "snapshot": selectors.availability(now=now)},
+    )

@@ -1,0 +1,58 @@
+"""django-allauth adapter: phone numbers live on our User, SMS goes through registration.sms."""
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.utils.translation import gettext as _
+
+from . import sms
+from .forms import ChineseMobileField
+from .idnumber import normalize_mobile
+from .models import User
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def phone_form_field(self, **kwargs):
+        return ChineseMobileField(**kwargs)
+
+    def clean_phone(self, phone: str) -> str:
+        return normalize_mobile(phone)
+
+    def set_phone(self, user: User, phone: str, verified: bool) -> None:
+        user.phone = phone
+        user.phone_verified = verified
+        if user.pk:
+            user.save(update_fields=["phone", "phone_verified"])
+
+    def get_phone(self, user: User) -> tuple[str, bool] | None:
+        return (user.phone, user.phone_verified) if user.phone else None
+
+    def set_phone_verified(self, user: User, phone: str) -> None:
+        User.objects.filter(pk=user.pk, phone=phone).update(phone_verified=True)
+        user.phone_verified = True
+
+    def get_user_by_phone(self, phone: str) -> User | None:
+        try:
+            phone = normalize_mobile(phone)
+        except Exception:  # noqa: BLE001 - an unparsable number matches nobody
+            return None
+        return User.objects.filter(phone=phone, is_active=True).first()
+
+    def send_verification_code_sms(self, user, phone: str, code: str, **kwargs) -> None:
+        sms.send_sms(
+            phone,
+            _("Your e-bike registration verification code is %(code)s. It expires in 15 minutes.")
+            % {"code": code},
+        )
+
+    def send_unknown_account_sms(self, phone: str, **kwargs) -> None:
+        sms.send_sms(
+            phone,
+            _("Someone asked to sign in to e-bike registration with this number, "
+              "but no account uses it. You can sign up instead."),
+        )
+
+    def send_account_already_exists_sms(self, phone: str) -> None:
+        sms.send_sms(
+            phone,
+            _("Someone tried to sign up to e-bike registration with this number, "
+              "which already has an account. Sign in with it instead."),
+        )

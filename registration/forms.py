@@ -1,0 +1,77 @@
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .idnumber import normalize_mobile, parse_id_number
+from .models import EBike
+
+
+class ChineseMobileField(forms.CharField):
+    """An 11-digit mainland mobile number, cleaned to E.164 (+86…)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Mobile number"))
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={"type": "tel", "inputmode": "numeric", "autocomplete": "tel"}
+            ),
+        )
+        kwargs.setdefault("help_text", _("11 digits, for example 13900000000."))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return normalize_mobile(value) if value else value
+
+
+class SignupForm(AllauthSignupForm):
+    """Sign up with a mobile number (verified by SMS code) or with e-mail and password."""
+
+    def clean(self):
+        data = super().clean()
+        phone, email = data.get("phone"), data.get("email")
+        if not phone and not email and not self.has_error("phone") and not self.has_error("email"):
+            raise ValidationError(_("Enter a mobile number or an e-mail address."))
+        if email and not phone and not data.get("password1") and not self.has_error("password1"):
+            self.add_error("password1", _("Choose a password to sign in with your e-mail."))
+        return data
+
+
+class ResidentForm(forms.Form):
+    real_name = forms.CharField(
+        label=_("Real name"),
+        max_length=50,
+        help_text=_("As printed on your resident ID card."),
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    id_number = forms.CharField(
+        label=_("Resident ID number"),
+        max_length=18,
+        min_length=1,
+        help_text=_("18 characters; the last may be X. Shown masked after saving."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    phone = ChineseMobileField(required=False)
+
+    def clean_id_number(self):
+        return parse_id_number(self.cleaned_data["id_number"]).number
+
+
+class ResidentUpdateForm(forms.Form):
+    real_name = ResidentForm.base_fields["real_name"]
+    phone = ChineseMobileField(required=False)
+
+
+class EBikeForm(forms.ModelForm):
+    class Meta:
+        model = EBike
+        fields = ["frame_number", "brand", "model", "motor_number", "certificate_number"]
+        widgets = {
+            "frame_number": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        }
+        help_texts = {
+            "frame_number": _("Printed on the frame and on the certificate of conformity."),
+        }

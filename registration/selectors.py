@@ -1,0 +1,11 @@
+from .models import EBike, Resident, User
+
+
+def resident_for_user(user: User) -> Resident | None:
+    if not user.is_authenticated:
+        return None
+    return Resident.objects.filter(user=user).first()
+
+
+def ebikes_for_resident(resident: Resident):
+    return EBike.objects.filter(resident=resident).select_related("plate").order_by("id")

@@ -1,0 +1,76 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import EBikeForm, ResidentForm, ResidentUpdateForm
+from .models import EBike
+
+
+def _add_service_error(form, exc: ValidationError, field_by_code: dict[str, str]) -> None:
+    form.add_error(field_by_code.get(exc.code or "", None), exc)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    resident = selectors.resident_for_user(request.user)
+    if resident is None:
+        form = ResidentForm(request.POST or None, initial={"phone": request.user.phone or ""})
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.resident_create(user=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _add_service_error(form, exc, {"id_taken": "id_number", "real_name": "real_name"})
+            else:
+                messages.success(request, _("Your details are saved. Now add your e-bike."))
+                return redirect("ebike_add")
+        return render(request, "registration/profile_new.html", {"form": form})
+
+    form = ResidentUpdateForm(
+        request.POST or None,
+        initial={"real_name": resident.real_name, "phone": resident.phone},
+    )
+    if request.method == "POST" and form.is_valid():
+        services.resident_update(resident=resident, **form.cleaned_data)
+        messages.success(request, _("Your details are saved."))
+        return redirect("profile")
+    return render(
+        request,
+        "registration/profile.html",
+        {"resident": resident, "form": form, "ebikes": selectors.ebikes_for_resident(resident)},
+    )
+
+
+@login_required
+def ebike_add(request: HttpRequest) -> HttpResponse:
+    resident = selectors.resident_for_user(request.user)
+    if resident is None:
+        messages.info(request, _("First enter your real name and ID number."))
+        return redirect("profile")
+    form = EBikeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.ebike_add(resident=resident, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_service_error(form, exc, {"frame_taken": "frame_number", "frame_number": "frame_number"})
+        else:
+            messages.success(request, _("E-bike added. You can book an appointment now."))
+            return redirect("availability")
+    return render(request, "registration/ebike_form.html", {"form": form})
+
+
+@login_required
+@require_POST
+def ebike_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    ebike = get_object_or_404(EBike, pk=pk, resident__user=request.user)
+    try:
+        services.ebike_remove(ebike=ebike)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, _("E-bike removed."))
+    return redirect("profile")
