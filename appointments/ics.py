@@ -15,9 +15,7 @@ def booking_ics(booking: Booking) -> bytes:
     event = Event()
     event.add("uid", f"booking-{booking.code}@ebike-plates")
     event.add("dtstamp", timezone.now())
-    event.add(
-        "dtstart", timezone.make_aware(datetime.datetime.combine(booking.date, slot.start))
-    )
+    event.add("dtstart", timezone.make_aware(datetime.datetime.combine(booking.date, slot.start)))
     event.add("dtend", timezone.make_aware(datetime.datetime.combine(booking.date, slot.end)))
     event.add("summary", _("E-bike registration at %(office)s") % {"office": booking.office.name})
     event.add(

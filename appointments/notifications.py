@@ -80,7 +80,9 @@ def notification_send(*, notification_id: int, now: datetime.datetime | None = N
     return True
 
 
-def pending_ids(*, older_than: datetime.timedelta, now: datetime.datetime | None = None) -> list[int]:
+def pending_ids(
+    *, older_than: datetime.timedelta, now: datetime.datetime | None = None
+) -> list[int]:
     now = now or timezone.now()
     return list(
         Notification.objects.filter(

@@ -163,7 +163,10 @@ def alternatives(*, slot: Slot, now: datetime.datetime | None = None, limit: int
 
     def distance(s: Slot):
         minutes = abs(
-            (datetime.datetime.combine(s.date, s.start) - datetime.datetime.combine(slot.date, slot.start)).total_seconds()
+            (
+                datetime.datetime.combine(s.date, s.start)
+                - datetime.datetime.combine(slot.date, slot.start)
+            ).total_seconds()
         )
         return (s.office_id != slot.office_id, abs((s.date - slot.date).days), minutes)
 

@@ -207,9 +207,7 @@ def _check_slot_bookable(slot: Slot, now: datetime.datetime) -> None:
 
 
 def _take_place(slot_id: int) -> None:
-    taken = Slot.objects.filter(pk=slot_id, booked__lt=F("capacity")).update(
-        booked=F("booked") + 1
-    )
+    taken = Slot.objects.filter(pk=slot_id, booked__lt=F("capacity")).update(booked=F("booked") + 1)
     if not taken:
         raise SlotFull(_("This time window is fully booked."))
 

@@ -193,13 +193,13 @@ class Complaint(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(category__in=["insurance", "fee", "queue", "booking", "staff", "other"]),
+                condition=Q(
+                    category__in=["insurance", "fee", "queue", "booking", "staff", "other"]
+                ),
                 name="complaint_category_valid",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    status__in=["received", "in_progress", "answered", "closed"]
-                ),
+                condition=Q(status__in=["received", "in_progress", "answered", "closed"]),
                 name="complaint_status_valid",
             ),
         ]

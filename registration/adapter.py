@@ -16,6 +16,13 @@ class AccountAdapter(DefaultAccountAdapter):
     def clean_phone(self, phone: str) -> str:
         return normalize_mobile(phone)
 
+    def save_user(self, request, user, form, commit=True):
+        # Our User needs a phone or an e-mail before its first save; allauth would
+        # only attach the phone afterwards through set_phone().
+        if phone := form.cleaned_data.get("phone"):
+            user.phone = phone
+        return super().save_user(request, user, form, commit=commit)
+
     def set_phone(self, user: User, phone: str, verified: bool) -> None:
         user.phone = phone
         user.phone_verified = verified
@@ -46,13 +53,17 @@ class AccountAdapter(DefaultAccountAdapter):
     def send_unknown_account_sms(self, phone: str, **kwargs) -> None:
         sms.send_sms(
             phone,
-            _("Someone asked to sign in to e-bike registration with this number, "
-              "but no account uses it. You can sign up instead."),
+            _(
+                "Someone asked to sign in to e-bike registration with this number, "
+                "but no account uses it. You can sign up instead."
+            ),
         )
 
     def send_account_already_exists_sms(self, phone: str) -> None:
         sms.send_sms(
             phone,
-            _("Someone tried to sign up to e-bike registration with this number, "
-              "which already has an account. Sign in with it instead."),
+            _(
+                "Someone tried to sign up to e-bike registration with this number, "
+                "which already has an account. Sign in with it instead."
+            ),
         )

@@ -15,9 +15,7 @@ class ChineseMobileField(forms.CharField):
         kwargs.setdefault("max_length", 20)
         kwargs.setdefault(
             "widget",
-            forms.TextInput(
-                attrs={"type": "tel", "inputmode": "numeric", "autocomplete": "tel"}
-            ),
+            forms.TextInput(attrs={"type": "tel", "inputmode": "numeric", "autocomplete": "tel"}),
         )
         kwargs.setdefault("help_text", _("11 digits, for example 13900000000."))
         super().__init__(**kwargs)

@@ -64,6 +64,12 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email or self.phone or f"user {self.pk}"
 
+    def save(self, *args, **kwargs):
+        # Forms (allauth's included) give "" for a missing value; uniqueness needs NULL.
+        self.email = self.email.lower() if self.email else None
+        self.phone = self.phone or None
+        super().save(*args, **kwargs)
+
 
 class Resident(models.Model):
     """A person, identified by resident ID number; may or may not have a login."""

@@ -12,7 +12,7 @@ from .models import EBike
 
 
 def _add_service_error(form, exc: ValidationError, field_by_code: dict[str, str]) -> None:
-    form.add_error(field_by_code.get(exc.code or "", None), exc)
+    form.add_error(field_by_code.get(exc.code or ""), exc)
 
 
 @login_required
@@ -56,7 +56,9 @@ def ebike_add(request: HttpRequest) -> HttpResponse:
         try:
             services.ebike_add(resident=resident, **form.cleaned_data)
         except ValidationError as exc:
-            _add_service_error(form, exc, {"frame_taken": "frame_number", "frame_number": "frame_number"})
+            _add_service_error(
+                form, exc, {"frame_taken": "frame_number", "frame_number": "frame_number"}
+            )
         else:
             messages.success(request, _("E-bike added. You can book an appointment now."))
             return redirect("availability")

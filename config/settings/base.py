@@ -137,6 +137,8 @@ ACCOUNT_SIGNUP_FIELDS = ["phone", "email", "password1", "password2"]
 SILENCED_SYSTEM_CHECKS = ["account.W001"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "optional"
+# Six digits, as SMS codes are in China (e-mail codes use the same format).
+ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_PHONE_VERIFICATION_ENABLED = True
 ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
@@ -240,7 +242,9 @@ SMS_GATEWAY_TIMEOUT = env_int("SMS_GATEWAY_TIMEOUT", 5, minimum=1)
 SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="e-bike registration")
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
-    default="registration.sms.HttpSmsBackend" if SMS_GATEWAY_URL else "registration.sms.ConsoleSmsBackend",
+    default="registration.sms.HttpSmsBackend"
+    if SMS_GATEWAY_URL
+    else "registration.sms.ConsoleSmsBackend",
 )
 
 LOGGING = {
