@@ -28,7 +28,9 @@ class Command(BaseCommand):
             admin = self._user(demo.DEMO_ACCOUNTS["admin"], is_staff=True, is_superuser=True)
             clerk = self._user(demo.DEMO_ACCOUNTS["clerk"])
             resident_user = self._user(
-                demo.DEMO_ACCOUNTS["resident"], phone=demo.DEMO_RESIDENT["phone"]
+                demo.DEMO_ACCOUNTS["resident"],
+                phone=demo.DEMO_RESIDENT["phone"],
+                phone_verified=True,
             )
             first = Office.objects.get(code=demo.DEMO_OFFICES[0]["code"])
             first.clerks.add(clerk)
