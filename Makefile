@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make run   - set up, load demo data, run the app (embedded default: SQLite, no Redis)
 #   make test  - set up and run the whole test suite against PostgreSQL and Redis
+#                (starts them if down, installs Debian chromium if missing)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ebike
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint setup messages clean
+.PHONY: run test lint setup services messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	env -u DATABASE_URL $(BIN)/python manage.py makemigrations --check --dry-run
 
-test: lint
+services:
+	./scripts/ensure-test-services.sh
+
+test: lint services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 	REQUIRE_SERVICES=1 \

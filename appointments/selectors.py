@@ -114,6 +114,22 @@ def availability(*, now: datetime.datetime | None = None) -> Snapshot:
     return snapshot
 
 
+def office_day(*, office: Office, date: datetime.date, today: datetime.date) -> DayView:
+    """One office's day, with state "past", "unreleased", "closed" or "open"."""
+    if date < today:
+        return DayView(date, "past")
+    release = DayRelease.objects.filter(office=office, date=date).first()
+    if release is None:
+        return DayView(date, "unreleased")
+    windows = [
+        WindowView(s["id"], s["start"], s["end"], s["capacity"], s["booked"])
+        for s in Slot.objects.filter(office=office, date=date)
+        .order_by("start")
+        .values("id", "start", "end", "capacity", "booked")
+    ]
+    return DayView(date, "closed" if release.closed or not windows else "open", windows)
+
+
 @dataclass(frozen=True)
 class NextRelease:
     at: datetime.datetime  # local time of the next scheduled run

@@ -42,23 +42,14 @@ def office_day(request: HttpRequest, code: str, day: str) -> HttpResponse:
     if office is None or date is None:
         raise Http404
     now = timezone.now()
-    snapshot = selectors.availability(now=now)
-    office_view = next((o for o in snapshot.offices if o.id == office.pk), None)
-    day_view = next((d for d in office_view.days if d.date == date), None) if office_view else None
-    today = timezone.localdate(now)
-    if date < today:
-        state = "past"
-    elif day_view is None:
-        state = "unreleased" if date > today else "closed"
-    else:
-        state = day_view.state
+    day_view = selectors.office_day(office=office, date=date, today=timezone.localdate(now))
     return render(
         request,
         "appointments/office_day.html",
         {
             "office": office,
             "date": date,
-            "state": state,
+            "state": day_view.state,
             "day": day_view,
             "next_release": selectors.next_release(now=now),
             "now": timezone.localtime(now),
