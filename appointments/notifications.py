@@ -53,7 +53,9 @@ def notification_send(*, notification_id: int, now: datetime.datetime | None = N
     error = None
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update(skip_locked=True)
+            # Lock only the notification: PostgreSQL refuses FOR UPDATE on the nullable
+            # side of the outer joins to the resident's user and the booking's slot.
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("booking__resident__user", "booking__office", "booking__slot")
             .filter(pk=notification_id, status=Notification.Status.PENDING)
             .first()

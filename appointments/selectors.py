@@ -9,7 +9,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from offices.models import Office
+from offices.models import ClosedDay, Office
 
 from . import cache as availability_cache
 from .models import Booking, DayRelease, Slot
@@ -68,7 +68,19 @@ def _build_snapshot(today: datetime.date) -> Snapshot:
     offices = list(
         Office.objects.filter(is_active=True)
         .order_by("-is_main_urban", "code")
-        .only("id", "code", "name", "district", "address", "opening_hours", "has_walkin_window")
+        .only(
+            "id",
+            "code",
+            "name",
+            "district",
+            "address",
+            "opening_hours",
+            "has_walkin_window",
+            "opening_weekdays",
+        )
+    )
+    closed_days = set(
+        ClosedDay.objects.filter(date__range=(today, last)).values_list("office_id", "date")
     )
     releases = {
         (r.office_id, r.date): r
@@ -94,7 +106,11 @@ def _build_snapshot(today: datetime.date) -> Snapshot:
             day = today + datetime.timedelta(days=offset)
             release = releases.get((o.id, day))
             if release is None:
-                state = "unreleased"
+                # A day that will never open is closed, not merely "not released yet".
+                known_closed = (o.id, day) in closed_days or not o.opens_on_weekday(
+                    day.isoweekday()
+                )
+                state = "closed" if known_closed else "unreleased"
             elif release.closed or not slots.get((o.id, day)):
                 state = "closed"
             else:
@@ -120,7 +136,13 @@ def office_day(*, office: Office, date: datetime.date, today: datetime.date) -> 
         return DayView(date, "past")
     release = DayRelease.objects.filter(office=office, date=date).first()
     if release is None:
-        return DayView(date, "unreleased")
+        # Not released yet, but a weekday the office does not open or a closed day
+        # never will be: say so rather than point to the next release.
+        closed = (
+            not office.opens_on_weekday(date.isoweekday())
+            or ClosedDay.objects.filter(office=office, date=date).exists()
+        )
+        return DayView(date, "closed" if closed else "unreleased")
     windows = [
         WindowView(s["id"], s["start"], s["end"], s["capacity"], s["booked"])
         for s in Slot.objects.filter(office=office, date=date)

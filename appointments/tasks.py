@@ -1,7 +1,7 @@
 import datetime
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 
 from . import notifications, services
@@ -41,6 +41,8 @@ def drain_outbox() -> int:
             sent += notifications.notification_send(notification_id=pk)
         except notifications.DeliveryFailed:
             continue
+        except Exception:  # one broken row must not stop the others being sent
+            logger.exception("outbox drain: notification %s raised", pk)
     return sent
 
 
@@ -52,7 +54,10 @@ def queue_reminders() -> int:
 def enqueue_notification(notification_id: int) -> None:
     """Hand a notification to the broker; if it is down, the periodic drain sends it later."""
     try:
-        send_notification.apply_async(args=[notification_id], retry=False)
+        # No connection retries here: a resident's request must not wait seconds for a
+        # broker that is down. The committed outbox row is the source of truth.
+        with current_app.connection_for_write(transport_options={"max_retries": 0}) as conn:
+            send_notification.apply_async(args=[notification_id], retry=False, connection=conn)
     except Exception as exc:  # noqa: BLE001 - the outbox row is the source of truth
         logger.warning(
             "broker unavailable (%s); notification %s left for the outbox drain",

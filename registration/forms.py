@@ -1,3 +1,5 @@
+import re
+
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.core.exceptions import ValidationError
@@ -5,6 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 from .idnumber import normalize_mobile, parse_id_number
 from .models import EBike
+from .services import normalize_frame_number
+
+FRAME_NUMBER = re.compile(r"[0-9A-Z]{6,32}")
 
 
 class ChineseMobileField(forms.CharField):
@@ -73,3 +78,18 @@ class EBikeForm(forms.ModelForm):
         help_texts = {
             "frame_number": _("Printed on the frame and on the certificate of conformity."),
         }
+        error_messages = {
+            "frame_number": {
+                "unique": _("An e-bike with this frame number is already registered."),
+            },
+        }
+
+    def clean_frame_number(self):
+        # Normalise before the model's checks run: "abc-123 456" is ABC123456, which the
+        # unique and format constraints (validated by the ModelForm) must see.
+        frame = normalize_frame_number(self.cleaned_data["frame_number"])
+        if not FRAME_NUMBER.fullmatch(frame):
+            raise ValidationError(
+                _("A frame number has 6 to 32 letters and digits."), code="frame_number"
+            )
+        return frame

@@ -1,0 +1,211 @@
+"""Complaints: filed by residents through the form, read by supervisors in the admin."""
+
+import datetime
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.test import Client
+
+from offices.models import Complaint
+from registration.models import User
+
+NOW = datetime.datetime(2030, 1, 6, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+TODAY = NOW.date()
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def resident_client(db):
+    counter = {"n": 0}
+
+    def make(language="en"):
+        counter["n"] += 1
+        user = User.objects.create_user(phone=f"+861370000{counter['n']:04d}")
+        client = Client(HTTP_ACCEPT_LANGUAGE=language)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
+
+
+def complaint_data(office, **overrides):
+    data = {
+        "office": office.pk,
+        "category": Complaint.Category.INSURANCE,
+        "incident_date": (TODAY - datetime.timedelta(days=1)).isoformat(),
+        "text": "The clerk said I had to buy insurance first.",
+    }
+    data.update(overrides)
+    return data
+
+
+def field_error(html: str, name: str) -> str:
+    tag = re.search(rf'<(?:input|textarea)[^>]*\bname="{name}"[^>]*>', html)
+    assert tag, f"no field {name}"
+    assert 'aria-invalid="true"' in tag.group(0)
+    errors = re.search(rf'<ul class="errorlist" id="id_{name}_error">(.*?)</ul>', html, re.S)
+    assert errors, f"no errors for {name}"
+    return errors.group(1)
+
+
+def test_the_form_requires_login(make_office, client):
+    office = make_office()
+    response = client.get("/complaints/new/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/complaints/new/")
+    response = client.post("/complaints/new/", complaint_data(office))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert not Complaint.objects.exists()
+    assert client.get("/complaints/").status_code == 302
+
+
+def test_a_complaint_is_stored_with_its_details(make_office, resident_client):
+    make_office(name="Decoy")
+    office = make_office(name="East Hall")
+    client = resident_client()
+    page = client.get(f"/complaints/new/?office={office.code}")
+    assert page.status_code == 200
+    assert f'<option value="{office.pk}" selected>' in page.content.decode()
+
+    response = client.post(
+        "/complaints/new/",
+        complaint_data(
+            office,
+            category=Complaint.Category.FEE,
+            incident_date="2030-01-03",
+            text="  Asked for 50 yuan.\nNo receipt.  ",
+        ),
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/complaints/"
+    complaint = Complaint.objects.get()
+    assert complaint.user == client.user
+    assert complaint.office == office
+    assert complaint.category == "fee"
+    assert complaint.incident_date == datetime.date(2030, 1, 3)
+    assert complaint.text == "Asked for 50 yuan.\nNo receipt."
+    assert complaint.status == Complaint.Status.RECEIVED
+    assert complaint.created_at == NOW
+
+
+def test_over_long_text_is_refused_on_the_field(make_office, resident_client):
+    office = make_office()
+    client = resident_client()
+    response = client.post("/complaints/new/", complaint_data(office, text="x" * 2001))
+    assert response.status_code == 200
+    errors = field_error(response.content.decode(), "text")
+    assert "at most 2000 characters" in errors
+    assert not Complaint.objects.exists()
+
+    exactly = "y" * 2000
+    assert client.post("/complaints/new/", complaint_data(office, text=exactly)).status_code == 302
+    assert Complaint.objects.get().text == exactly
+
+
+def test_a_future_incident_date_is_refused(make_office, resident_client):
+    office = make_office()
+    client = resident_client()
+    tomorrow = (TODAY + datetime.timedelta(days=1)).isoformat()
+    response = client.post("/complaints/new/", complaint_data(office, incident_date=tomorrow))
+    assert response.status_code == 200
+    errors = field_error(response.content.decode(), "incident_date")
+    assert "The date of the incident cannot be in the future." in errors
+    assert not Complaint.objects.exists()
+    # Today is fine.
+    response = client.post("/complaints/new/", complaint_data(office, incident_date=str(TODAY)))
+    assert response.status_code == 302
+    assert Complaint.objects.get().incident_date == TODAY
+
+
+def test_required_fields_are_reported(make_office, resident_client):
+    make_office()
+    client = resident_client()
+    response = client.post("/complaints/new/", {"text": "   "})
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in ("text", "incident_date"):
+        assert "This field is required." in field_error(html, name)
+    assert not Complaint.objects.exists()
+
+
+def test_script_text_is_stored_as_is_and_shown_escaped(make_office, resident_client):
+    office = make_office()
+    client = resident_client()
+    text = f"Before {SCRIPT} after & <b>bold</b>"
+    response = client.post("/complaints/new/", complaint_data(office, text=text), follow=True)
+    assert response.redirect_chain == [("/complaints/", 302)]
+    assert Complaint.objects.get().text == text
+
+    html = response.content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "&amp;" in html
+    assert SCRIPT not in html
+    assert "<b>bold</b>" not in html
+    assert "<script" not in html.lower()
+
+
+def test_the_resident_sees_the_received_status(make_office, resident_client):
+    office = make_office(name="West Hall")
+    client = resident_client()
+    client.post("/complaints/new/", complaint_data(office))
+    response = client.get("/complaints/")
+    html = response.content.decode()
+    assert "Your complaint was received. The supervisors will read it and answer here." in html
+    assert 'Status: <span class="status">received</span>' in html
+    assert "West Hall · I was pushed to buy insurance" in html
+
+    zh = resident_client(language="zh-hans")
+    zh.post("/complaints/new/", complaint_data(office))
+    assert '<span class="status">已收到</span>' in zh.get("/complaints/").content.decode()
+
+
+def test_residents_see_only_their_own_complaints(make_office, resident_client):
+    office = make_office()
+    mine, theirs = resident_client(), resident_client()
+    mine.post("/complaints/new/", complaint_data(office, text="my own words"))
+    theirs.post("/complaints/new/", complaint_data(office, text="somebody else's words"))
+    html = mine.get("/complaints/").content.decode()
+    assert "my own words" in html
+    assert "somebody else" not in html
+
+
+def test_admins_see_complaints_filtered_by_office(make_office, resident_client, admin_user):
+    north = make_office(name="North Hall")
+    south = make_office(name="South Hall")
+    client = resident_client()
+    client.post("/complaints/new/", complaint_data(north, category="fee"))
+    client.post("/complaints/new/", complaint_data(south, category="queue"))
+    at_north = Complaint.objects.get(office=north)
+    at_south = Complaint.objects.get(office=south)
+
+    admin = Client(HTTP_ACCEPT_LANGUAGE="en")
+    admin.force_login(admin_user)
+    response = admin.get("/admin/offices/complaint/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"/admin/offices/complaint/{at_north.pk}/change/" in html
+    assert f"/admin/offices/complaint/{at_south.pk}/change/" in html
+
+    response = admin.get(f"/admin/offices/complaint/?office__id__exact={north.pk}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"/admin/offices/complaint/{at_north.pk}/change/" in html
+    assert f"/admin/offices/complaint/{at_south.pk}/change/" not in html
+    rows = re.search(r"<tbody>(.*?)</tbody>", html, re.S).group(1)
+    assert "I was asked for a fee" in rows
+    assert "Someone was let in without a booking" not in rows
+    assert list(response.context["cl"].result_list) == [at_north]
+
+    # A resident cannot read the admin.
+    assert client.get("/admin/offices/complaint/").status_code == 302
