@@ -33,8 +33,8 @@ class AccountAdapter(DefaultAccountAdapter):
         return (user.phone, user.phone_verified) if user.phone else None
 
     def set_phone_verified(self, user: User, phone: str) -> None:
-        User.objects.filter(pk=user.pk, phone=phone).update(phone_verified=True)
-        user.phone_verified = True
+        # Also the end of a phone change: the new number becomes the login, verified.
+        self.set_phone(user, phone, True)
 
     def get_user_by_phone(self, phone: str) -> User | None:
         try:
