@@ -16,6 +16,12 @@ def _add_service_error(form, exc: ValidationError, field_by_code: dict[str, str]
 
 
 @login_required
+def ping(request: HttpRequest) -> HttpResponse:
+    """Say the session is alive: the cheapest signed-in page (the benchmark's floor)."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@login_required
 def profile(request: HttpRequest) -> HttpResponse:
     resident = selectors.resident_for_user(request.user)
     if resident is None:
