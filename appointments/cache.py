@@ -34,3 +34,36 @@ def invalidate() -> None:
     except Exception as exc:  # noqa: BLE001
         # The TTL bounds how long a stale page can be served.
         logger.warning("cache unavailable on invalidate: %s", exc.__class__.__name__)
+
+
+# Sold-out flags: one small key per full slot, so the sold-out answer needs no database
+# write and no row lock. Set after the commit that took the last place (or when a
+# booking was refused as full); cleared after any commit that frees a place.
+FULL_TTL = 6 * 60 * 60
+
+
+def _full_key(slot_id: int) -> str:
+    return f"slot:full:{slot_id}"
+
+
+def mark_full(slot_id: int) -> None:
+    try:
+        cache.set(_full_key(slot_id), 1, FULL_TTL)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("cache unavailable on mark_full: %s", exc.__class__.__name__)
+
+
+def clear_full(slot_id: int) -> None:
+    try:
+        cache.delete(_full_key(slot_id))
+    except Exception as exc:  # noqa: BLE001
+        # A stale flag would hide a freed place: the TTL bounds it, and the booking
+        # service itself never trusts the flag (the database decides).
+        logger.warning("cache unavailable on clear_full: %s", exc.__class__.__name__)
+
+
+def is_full(slot_id: int) -> bool:
+    try:
+        return bool(cache.get(_full_key(slot_id)))
+    except Exception:  # noqa: BLE001 - unknown: let the database answer
+        return False

@@ -180,35 +180,68 @@ def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     return NextRelease(at=at, opens=at.date() + datetime.timedelta(days=horizon))
 
 
-def alternatives(*, slot: Slot, now: datetime.datetime | None = None, limit: int = 3) -> list[Slot]:
-    """Windows with places nearest to ``slot``: same office first, then nearest day and time."""
+def alternatives(*, slot, now: datetime.datetime | None = None, limit: int = 3) -> list:
+    """Windows with places nearest to ``slot``: same office first, then nearest day and time.
+
+    Read from the cached availability snapshot when there is one (the sold-out answer
+    must stay cheap in a rush); otherwise one query.
+    """
     now = timezone.localtime(now or timezone.now())
     today = now.date()
-    candidates = (
-        Slot.objects.filter(
-            date__range=(today, today + datetime.timedelta(days=settings.AVAILABILITY_DAYS)),
-            booked__lt=F("capacity"),
-            office__is_active=True,
-        )
-        .exclude(pk=slot.pk)
-        .select_related("office")
-    )
+    target = datetime.datetime.combine(slot.date, slot.start)
+    snapshot = availability_cache.get()
+    if snapshot is not None and snapshot.today == today:
+        candidates = [
+            Alternative(w.slot_id, o.id, o.name, day.date, w.start, w.end, w.remaining)
+            for o in snapshot.offices
+            for day in o.days
+            for w in day.windows
+            if w.remaining > 0 and w.slot_id != slot.pk
+        ]
+    else:
+        candidates = [
+            Alternative(s.pk, s.office_id, s.office.name, s.date, s.start, s.end, s.remaining)
+            for s in Slot.objects.filter(
+                date__range=(today, today + datetime.timedelta(days=settings.AVAILABILITY_DAYS)),
+                booked__lt=F("capacity"),
+                office__is_active=True,
+            )
+            .exclude(pk=slot.pk)
+            .select_related("office")
+        ]
     future = [
-        s
-        for s in candidates
-        if timezone.make_aware(datetime.datetime.combine(s.date, s.start)) > now
+        a
+        for a in candidates
+        if timezone.make_aware(datetime.datetime.combine(a.date, a.start)) > now
     ]
 
-    def distance(s: Slot):
-        minutes = abs(
-            (
-                datetime.datetime.combine(s.date, s.start)
-                - datetime.datetime.combine(slot.date, slot.start)
-            ).total_seconds()
-        )
-        return (s.office_id != slot.office_id, abs((s.date - slot.date).days), minutes)
+    def distance(a: "Alternative"):
+        minutes = abs((datetime.datetime.combine(a.date, a.start) - target).total_seconds())
+        return (a.office_id != slot.office_id, abs((a.date - slot.date).days), minutes)
 
     return sorted(future, key=distance)[:limit]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    pk: int
+    office_id: int
+    office_name: str
+    date: datetime.date
+    start: datetime.time
+    end: datetime.time
+    remaining: int
+
+
+def bookable_ebike(*, user, ebike_id: int):
+    """The user's own e-bike without a plate, with its owner, in one query; or None."""
+    from registration.models import EBike
+
+    return (
+        EBike.objects.select_related("resident")
+        .filter(pk=ebike_id, resident__user=user, plate__isnull=True)
+        .first()
+    )
 
 
 def bookings_for_user(user) -> QuerySet[Booking]:

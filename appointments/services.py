@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -169,17 +169,51 @@ def slots_release_upcoming(
 # --- bookings ------------------------------------------------------------------------
 
 
-def slot_start(slot: Slot) -> datetime.datetime:
+def slot_start(slot) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(slot.date, slot.start))
 
 
-def slot_end(slot: Slot) -> datetime.datetime:
+def slot_end(slot) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(slot.date, slot.end))
 
 
 def change_deadline(slot: Slot) -> datetime.datetime:
     """Last moment a booking in ``slot`` may be cancelled or moved."""
     return slot_start(slot) - datetime.timedelta(minutes=settings.BOOKING_CANCEL_DEADLINE_MINUTES)
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    """What never changes about a released slot: where and when."""
+
+    pk: int
+    office_id: int
+    date: datetime.date
+    start: datetime.time
+    end: datetime.time
+
+
+_slot_info: dict[int, SlotInfo] = {}
+
+
+def slot_info(slot_id: int) -> SlotInfo | None:
+    """Return a slot's office, date and window, remembered per process.
+
+    A slot's place and time are fixed once released (only its capacity and count
+    change, and the database checks those), so the booking path need not read the
+    row before the UPDATE that takes the place.
+    """
+    info = _slot_info.get(slot_id)
+    if info is None:
+        row = (
+            Slot.objects.filter(pk=slot_id)
+            .values_list("pk", "office_id", "date", "start", "end")
+            .first()
+        )
+        if row is None:
+            return None
+        info = _slot_info[slot_id] = SlotInfo(*row)
+    return info
 
 
 def cooldown_until(resident, *, today: datetime.date) -> datetime.date | None:
@@ -201,44 +235,85 @@ def cooldown_until(resident, *, today: datetime.date) -> datetime.date | None:
     return recent[-1] + datetime.timedelta(days=days)
 
 
-def _check_slot_bookable(slot: Slot, now: datetime.datetime) -> None:
+def _check_slot_bookable(slot, now: datetime.datetime) -> None:
     if slot_start(slot) <= now:
         raise SlotNotBookable(_("This time window has already started or passed."))
 
 
-def _take_place(slot_id: int) -> None:
-    taken = Slot.objects.filter(pk=slot_id, booked__lt=F("capacity")).update(booked=F("booked") + 1)
-    if not taken:
+_TAKE_PLACE_SQL = (
+    "UPDATE appointments_slot SET booked = booked + 1 "
+    "WHERE id = %s AND booked < capacity RETURNING booked, capacity, office_id, date, start"
+)
+
+
+class _StaleSlotInfo(Exception):
+    """The remembered place and time of a slot do not match the row (ids were reused)."""
+
+
+def _take_place(slot_id: int, expected: "SlotInfo | None" = None) -> None:
+    """Take one place with a single conditional UPDATE: the row lock is held to commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_PLACE_SQL, [slot_id])
+        row = cursor.fetchone()
+    if row is None:
+        transaction.on_commit(lambda: availability_cache.mark_full(slot_id))
         raise SlotFull(_("This time window is fully booked."))
+    booked, capacity, office_id, date, start = row
+    if expected is not None and (office_id, date, start) != (
+        expected.office_id,
+        expected.date,
+        expected.start,
+    ):
+        raise _StaleSlotInfo
+    if booked >= capacity:
+        transaction.on_commit(lambda: availability_cache.mark_full(slot_id))
 
 
 def _return_place(slot_id: int) -> None:
     Slot.objects.filter(pk=slot_id, booked__gt=0).update(booked=F("booked") - 1)
+    transaction.on_commit(lambda: availability_cache.clear_full(slot_id))
 
 
-def notification_queue(*, booking: Booking, event: str, key: str, now) -> Notification | None:
+def notification_queue(
+    *, booking: Booking, event: str, key: str, now, new: bool = False
+) -> Notification | None:
     """Record a message in the outbox and send it once the transaction commits.
 
     Must run inside the transaction that changes the booking, so that the message
-    exists if and only if the change does. A second call with the same key is a no-op.
+    exists if and only if the change does. A second call with the same key is a no-op;
+    ``new=True`` says the key cannot exist yet (a booking created in this transaction),
+    which saves a query and a savepoint.
     """
     from . import tasks
 
-    notification, created = Notification.objects.get_or_create(
-        key=key, defaults={"booking": booking, "event": event, "created_at": now}
-    )
-    if created:
-        transaction.on_commit(lambda: tasks.enqueue_notification(notification.pk))
-        return notification
-    return None
+    if new:
+        notification = Notification.objects.create(
+            key=key, booking=booking, event=event, created_at=now
+        )
+    else:
+        notification, created = Notification.objects.get_or_create(
+            key=key, defaults={"booking": booking, "event": event, "created_at": now}
+        )
+        if not created:
+            return None
+    transaction.on_commit(lambda: tasks.enqueue_notification(notification.pk))
+    return notification
 
 
 def booking_create(
     *, resident, slot_id: int, ebike=None, now: datetime.datetime | None = None
 ) -> Booking:
     """Take one place in a slot for a resident, or raise a BookingError."""
+    try:
+        return _booking_create(resident=resident, slot_id=slot_id, ebike=ebike, now=now)
+    except _StaleSlotInfo:
+        _slot_info.pop(slot_id, None)
+        return _booking_create(resident=resident, slot_id=slot_id, ebike=ebike, now=now)
+
+
+def _booking_create(*, resident, slot_id: int, ebike, now) -> Booking:
     now = now or timezone.now()
-    slot = Slot.objects.filter(pk=slot_id).first()
+    slot = slot_info(slot_id)
     if slot is None:
         raise SlotNotBookable(_("This time window does not exist."))
     _check_slot_bookable(slot, now)
@@ -266,24 +341,26 @@ def booking_create(
                 ebike=ebike,
                 office_id=slot.office_id,
                 date=slot.date,
-                slot=slot,
+                slot_id=slot.pk,
                 source=Channel.ONLINE,
                 created_at=now,
             )
-            _take_place(slot.pk)
             notification_queue(
                 booking=booking,
                 event=Notification.Event.CONFIRMATION,
                 key=f"confirmation:{booking.pk}",
                 now=now,
+                new=True,
             )
+            # The place is taken last (lock late): the slot row stays locked only for
+            # this UPDATE and the commit.
+            _take_place(slot.pk, expected=slot)
             transaction.on_commit(availability_cache.invalidate)
     except IntegrityError:
         # The partial unique index on active bookings refused a second one.
         if Booking.objects.filter(resident=resident, status__in=Booking.ACTIVE_STATUSES).exists():
             raise AlreadyBooked(_("You already hold an active booking.")) from None
         raise
-    booking.slot = slot
     return booking
 
 

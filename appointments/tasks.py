@@ -1,5 +1,6 @@
 import datetime
 import logging
+import threading
 
 from celery import current_app, shared_task
 from django.conf import settings
@@ -51,14 +52,37 @@ def queue_reminders() -> int:
     return notifications.reminders_queue()
 
 
+_local = threading.local()
+
+
+def _fast_connection():
+    """A broker connection per thread that never retries: reused across requests."""
+    url = current_app.conf.broker_url
+    cached = getattr(_local, "connection", None)
+    if cached is None or cached[0] != url:
+        conn = current_app.connection_for_write(url, transport_options={"max_retries": 0})
+        _local.connection = cached = (url, conn)
+    return cached[1]
+
+
 def enqueue_notification(notification_id: int) -> None:
-    """Hand a notification to the broker; if it is down, the periodic drain sends it later."""
+    """Hand a notification to the broker; if it is down, the periodic drain sends it later.
+
+    A resident's request must not wait seconds for a broker that is down, so the
+    connection does not retry; the committed outbox row is the source of truth.
+    """
     try:
-        # No connection retries here: a resident's request must not wait seconds for a
-        # broker that is down. The committed outbox row is the source of truth.
-        with current_app.connection_for_write(transport_options={"max_retries": 0}) as conn:
-            send_notification.apply_async(args=[notification_id], retry=False, connection=conn)
+        if current_app.conf.task_always_eager:
+            send_notification.apply_async(args=[notification_id])
+        else:
+            send_notification.apply_async(
+                args=[notification_id], retry=False, connection=_fast_connection()
+            )
     except Exception as exc:  # noqa: BLE001 - the outbox row is the source of truth
+        cached = getattr(_local, "connection", None)
+        _local.connection = None
+        if cached is not None:
+            cached[1].release()
         logger.warning(
             "broker unavailable (%s); notification %s left for the outbox drain",
             exc.__class__.__name__,

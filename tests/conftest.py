@@ -33,6 +33,16 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
+def _forget_slot_info():
+    """Slot ids are reused between tests; the per-process slot memo must not outlive one."""
+    from appointments import services
+
+    services._slot_info.clear()
+    yield
+    services._slot_info.clear()
+
+
+@pytest.fixture(autouse=True)
 def _postgres_only(request):
     marker = request.node.get_closest_marker("postgres")
     if marker and connection.vendor != "postgresql":
