@@ -256,7 +256,8 @@ def _take_place(slot_id: int, expected: "SlotInfo | None" = None) -> None:
         cursor.execute(_TAKE_PLACE_SQL, [slot_id])
         row = cursor.fetchone()
     if row is None:
-        transaction.on_commit(lambda: availability_cache.mark_full(slot_id))
+        # Flag it now: this transaction is about to roll back, taking on_commit with it.
+        availability_cache.mark_full(slot_id)
         raise SlotFull(_("This time window is fully booked."))
     booked, capacity, office_id, date, start = row
     if expected is not None and (office_id, date, start) != (

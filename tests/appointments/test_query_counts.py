@@ -185,3 +185,44 @@ def test_sold_out_answer(world):
     assert len(alternatives(response)) == 3
     assert not Booking.objects.filter(resident__in=[first.resident, second.resident]).exists()
     assert large == small
+
+
+def test_flagged_sold_out_answer_costs_no_more_queries_than_the_floor(
+    world, django_capture_on_commit_callbacks
+):
+    """Once a slot is known full, refusing it needs the session and the user only."""
+    offices = world.grow(2, bookings_per_office=3)
+    person = world.person()
+    slot = full_slot(offices[0])
+    # The first refusal learns the slot is full (from the database) and flags it.
+    with django_capture_on_commit_callbacks(execute=True):
+        person.client.post(f"/book/{slot.pk}/", {"slot": slot.pk, "ebike": person.ebike.pk})
+    person.client.get("/availability/")  # in a rush the snapshot is cached
+    floor, response = measure(lambda: person.client.get("/me/ping/"))
+    assert response.status_code == 200
+    booking_services.slot_info(slot.pk)  # and each worker already knows the slot
+    with CaptureQueriesContext(connection) as queries:
+        response = person.client.post(
+            f"/book/{slot.pk}/", {"slot": slot.pk, "ebike": person.ebike.pk}
+        )
+    flagged = len(queries.captured_queries)
+    assert response.status_code == 409
+    assert "fully booked" in response.content.decode()
+    assert flagged == floor
+
+
+def test_a_cancel_clears_the_sold_out_flag(world, django_capture_on_commit_callbacks):
+    offices = world.grow(2, bookings_per_office=3)
+    slot = full_slot(offices[0])
+    person = world.person()
+    with django_capture_on_commit_callbacks(execute=True):
+        person.client.post(f"/book/{slot.pk}/", {"slot": slot.pk, "ebike": person.ebike.pk})
+    holder = Booking.objects.filter(slot=slot).first()
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_services.booking_cancel(booking=holder, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = person.client.post(
+            f"/book/{slot.pk}/", {"slot": slot.pk, "ebike": person.ebike.pk}
+        )
+    assert response.status_code == 302
+    assert Booking.objects.filter(resident=person.resident, slot=slot).exists()
