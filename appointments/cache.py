@@ -11,6 +11,8 @@ from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 KEY = "availability:snapshot:v1"
+# The windows that still have places, small enough to read on every sold-out answer.
+OPEN_KEY = "availability:open:v1"
 
 
 def get():
@@ -21,16 +23,16 @@ def get():
         return None
 
 
-def put(snapshot, timeout: int) -> None:
+def put(snapshot, open_windows, timeout: int) -> None:
     try:
-        cache.set(KEY, snapshot, timeout)
+        cache.set_many({KEY: snapshot, OPEN_KEY: open_windows}, timeout)
     except Exception as exc:  # noqa: BLE001
         logger.warning("cache unavailable on write: %s", exc.__class__.__name__)
 
 
 def invalidate() -> None:
     try:
-        cache.delete(KEY)
+        cache.delete_many([KEY, OPEN_KEY])
     except Exception as exc:  # noqa: BLE001
         # The TTL bounds how long a stale page can be served.
         logger.warning("cache unavailable on invalidate: %s", exc.__class__.__name__)
@@ -67,3 +69,12 @@ def is_full(slot_id: int) -> bool:
         return bool(cache.get(_full_key(slot_id)))
     except Exception:  # noqa: BLE001 - unknown: let the database answer
         return False
+
+
+def sold_out_state(slot_id: int) -> tuple[bool, list | None]:
+    """Return (is the slot flagged full?, cached open windows or None) in one round trip."""
+    try:
+        found = cache.get_many([_full_key(slot_id), OPEN_KEY])
+    except Exception:  # noqa: BLE001 - unknown: let the database answer
+        return False, None
+    return bool(found.get(_full_key(slot_id))), found.get(OPEN_KEY)

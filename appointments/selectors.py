@@ -126,8 +126,21 @@ def availability(*, now: datetime.datetime | None = None) -> Snapshot:
     snapshot = availability_cache.get()
     if snapshot is None or snapshot.today != today:
         snapshot = _build_snapshot(today)
-        availability_cache.put(snapshot, settings.AVAILABILITY_CACHE_SECONDS)
+        availability_cache.put(
+            snapshot, open_windows(snapshot), settings.AVAILABILITY_CACHE_SECONDS
+        )
     return snapshot
+
+
+def open_windows(snapshot: Snapshot) -> list["Alternative"]:
+    """Every window of the snapshot that still has places."""
+    return [
+        Alternative(w.slot_id, o.id, o.name, day.date, w.start, w.end, w.remaining)
+        for o in snapshot.offices
+        for day in o.days
+        for w in day.windows
+        if w.remaining > 0
+    ]
 
 
 def office_day(*, office: Office, date: datetime.date, today: datetime.date) -> DayView:
@@ -180,24 +193,19 @@ def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     return NextRelease(at=at, opens=at.date() + datetime.timedelta(days=horizon))
 
 
-def alternatives(*, slot, now: datetime.datetime | None = None, limit: int = 3) -> list:
+def alternatives(
+    *, slot, now: datetime.datetime | None = None, limit: int = 3, cached: list | None = None
+) -> list:
     """Windows with places nearest to ``slot``: same office first, then nearest day and time.
 
-    Read from the cached availability snapshot when there is one (the sold-out answer
-    must stay cheap in a rush); otherwise one query.
+    ``cached`` is the cached list of open windows when the caller has it (the sold-out
+    answer must stay cheap in a rush); otherwise one query.
     """
     now = timezone.localtime(now or timezone.now())
     today = now.date()
     target = datetime.datetime.combine(slot.date, slot.start)
-    snapshot = availability_cache.get()
-    if snapshot is not None and snapshot.today == today:
-        candidates = [
-            Alternative(w.slot_id, o.id, o.name, day.date, w.start, w.end, w.remaining)
-            for o in snapshot.offices
-            for day in o.days
-            for w in day.windows
-            if w.remaining > 0 and w.slot_id != slot.pk
-        ]
+    if cached is not None:
+        candidates = [a for a in cached if a.pk != slot.pk]
     else:
         candidates = [
             Alternative(s.pk, s.office_id, s.office.name, s.date, s.start, s.end, s.remaining)

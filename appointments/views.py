@@ -86,31 +86,37 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
         return None
     if form.cleaned_data["slot"] != slot_id:
         raise Http404  # a tampered form: the slot in the URL and the form differ
-    if availability_cache.is_full(slot_id):
-        return _sold_out(request, slot_id)  # no write, no lock, no database
+    full, open_windows = availability_cache.sold_out_state(slot_id)
+    if full:
+        return _sold_out(request, slot_id, open_windows)  # no write, no lock, no query
     ebike = selectors.bookable_ebike(user=request.user, ebike_id=form.cleaned_data["ebike"])
     if ebike is None:
         return None
     try:
         booking = services.booking_create(resident=ebike.resident, slot_id=slot_id, ebike=ebike)
     except services.SlotFull:
-        return _sold_out(request, slot_id)
+        return _sold_out(request, slot_id, open_windows)
+    except services.AlreadyBooked as exc:
+        active = selectors.active_booking_for_resident(ebike.resident)
+        return render(
+            request,
+            "appointments/already_booked.html",
+            {"error": exc, "active": active},
+            status=409,
+        )
     except services.BookingError:
         return None
     messages.success(request, _("Your booking is confirmed."))
     return redirect("booking_detail", code=booking.code)
 
 
-def _sold_out(request: HttpRequest, slot_id: int) -> HttpResponse:
+def _sold_out(request: HttpRequest, slot_id: int, open_windows: list | None) -> HttpResponse:
+    """A small page: in a rush most answers are this one."""
     slot = services.slot_info(slot_id)
     if slot is None:
         raise Http404
-    return render(
-        request,
-        "appointments/sold_out.html",
-        {"alternatives": selectors.alternatives(slot=slot)},
-        status=409,
-    )
+    alternatives = selectors.alternatives(slot=slot, cached=open_windows)
+    return render(request, "appointments/sold_out.html", {"alternatives": alternatives}, status=409)
 
 
 def _book_page(request: HttpRequest, slot_id: int) -> HttpResponse:
