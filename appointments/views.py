@@ -1,11 +1,13 @@
 import datetime
+import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -115,8 +117,16 @@ def _sold_out(request: HttpRequest, slot_id: int, open_windows: list | None) -> 
     slot = services.slot_info(slot_id)
     if slot is None:
         raise Http404
-    alternatives = selectors.alternatives(slot=slot, cached=open_windows)
-    return render(request, "appointments/sold_out.html", {"alternatives": alternatives}, status=409)
+    alternatives = tuple(selectors.alternatives(slot=slot, cached=open_windows))
+    html = _sold_out_html(translation.get_language(), alternatives)
+    return HttpResponse(html, status=409)
+
+
+@functools.lru_cache(maxsize=512)
+def _sold_out_html(language: str, alternatives: tuple) -> str:
+    # Nothing personal on this page (no form, no name), so one rendering per language
+    # and set of alternatives serves everyone; after a sell-out that is one per language.
+    return render_to_string("appointments/sold_out.html", {"alternatives": alternatives})
 
 
 def _book_page(request: HttpRequest, slot_id: int) -> HttpResponse:

@@ -99,7 +99,7 @@ def test_database_and_redis_urls_switch_backends():
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
         "redis://127.0.0.1:6379/3",
-        "django.core.cache.backends.redis.RedisCache",
+        "config.cache.ReusingRedisCache",
         "Asia/Shanghai",
         "zh-hans",
     ]
