@@ -6,6 +6,7 @@ a safety net. A cache outage never fails a booking: reads fall back to the datab
 """
 
 import logging
+import time
 
 from django.core.cache import cache
 
@@ -31,6 +32,7 @@ def put(snapshot, open_windows, timeout: int) -> None:
 
 
 def invalidate() -> None:
+    _local_open[0] = 0.0
     try:
         cache.delete_many([KEY, OPEN_KEY])
     except Exception as exc:  # noqa: BLE001
@@ -56,6 +58,7 @@ def mark_full(slot_id: int) -> None:
 
 
 def clear_full(slot_id: int) -> None:
+    _local_full.pop(slot_id, None)
     try:
         cache.delete(_full_key(slot_id))
     except Exception as exc:  # noqa: BLE001
@@ -71,10 +74,31 @@ def is_full(slot_id: int) -> bool:
         return False
 
 
+# Each worker process remembers a "full" answer (and the open windows) for a second,
+# so a rush of requests for a full window costs no network round trip at all. A place
+# freed elsewhere shows up here at most LOCAL_SECONDS later; the database still
+# decides every booking, so this can only delay a "free again", never overbook.
+LOCAL_SECONDS = 1.0
+_local_full: dict[int, float] = {}
+_local_open: list = [0.0, None]  # [expires, open windows]
+
+
 def sold_out_state(slot_id: int) -> tuple[bool, list | None]:
-    """Return (is the slot flagged full?, cached open windows or None) in one round trip."""
+    """Return (is the slot flagged full?, cached open windows or None)."""
+    now = time.monotonic()
+    if _local_full.get(slot_id, 0.0) > now and _local_open[0] > now:
+        return True, _local_open[1]
     try:
         found = cache.get_many([_full_key(slot_id), OPEN_KEY])
     except Exception:  # noqa: BLE001 - unknown: let the database answer
         return False, None
-    return bool(found.get(_full_key(slot_id))), found.get(OPEN_KEY)
+    full, open_windows = bool(found.get(_full_key(slot_id))), found.get(OPEN_KEY)
+    if full and open_windows is not None:
+        _local_full[slot_id] = _local_open[0] = now + LOCAL_SECONDS
+        _local_open[1] = open_windows
+    return full, open_windows
+
+
+def forget_local() -> None:
+    _local_full.clear()
+    _local_open[:] = [0.0, None]

@@ -35,11 +35,13 @@ def _default_language():
 @pytest.fixture(autouse=True)
 def _forget_slot_info():
     """Slot ids are reused between tests; the per-process slot memo must not outlive one."""
-    from appointments import services
+    from appointments import cache, services
 
     services._slot_info.clear()
+    cache.forget_local()
     yield
     services._slot_info.clear()
+    cache.forget_local()
 
 
 @pytest.fixture(autouse=True)
