@@ -246,6 +246,22 @@ _TAKE_PLACE_SQL = (
 )
 
 
+def _has_room(slot_id: int) -> bool:
+    """A plain read, no lock: is there a place left right now?
+
+    A full window is refused here, without inserting a booking that would be rolled
+    back; when there is room, the conditional UPDATE still decides (so a place taken
+    meanwhile is never sold twice).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT booked < capacity FROM appointments_slot WHERE id = %s", [slot_id])
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        availability_cache.mark_full(slot_id)
+        return False
+    return True
+
+
 class _StaleSlotInfo(Exception):
     """The remembered place and time of a slot do not match the row (ids were reused)."""
 
@@ -320,6 +336,8 @@ def _booking_create(*, resident, slot_id: int, ebike, now) -> Booking:
     _check_slot_bookable(slot, now)
     if ebike is not None and ebike.resident_id != resident.pk:
         raise BookingError(_("This e-bike is not registered to you."))
+    if not _has_room(slot.pk):
+        raise SlotFull(_("This time window is fully booked."))
     until = cooldown_until(resident, today=timezone.localdate(now))
     if until is not None:
         raise InCooldown(
