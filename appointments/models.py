@@ -175,8 +175,8 @@ class Booking(models.Model):
 class Notification(models.Model):
     """Outbox: a message to a resident, written in the booking's transaction.
 
-    The row exists before anything is queued, so a message is never lost when the
-    broker is down (the periodic drain picks it up) and ``key`` makes the same event
+    The periodic drain (a Celery task every few seconds) sends pending rows, so a
+    booking never waits for, or depends on, the broker; ``key`` makes the same event
     impossible to record, and so to send, twice.
     """
 
@@ -202,6 +202,8 @@ class Notification(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("created"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # After a failed attempt, not before this time (back-off); None means now.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=200, blank=True)
 
     class Meta:

@@ -6,6 +6,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -68,9 +69,10 @@ def notification_send(*, notification_id: int, now: datetime.datetime | None = N
         except Exception as exc:  # noqa: BLE001 - any failure is recorded, then retried
             error = f"{exc.__class__.__name__}: {exc}"[:200]
             notification.last_error = error
+            notification.next_attempt_at = now + backoff(notification.attempts)
             if notification.attempts >= MAX_ATTEMPTS:
                 notification.status = Notification.Status.FAILED
-            notification.save(update_fields=["attempts", "last_error", "status"])
+            notification.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
         else:
             notification.status = Notification.Status.SENT
             notification.sent_at = now
@@ -82,17 +84,33 @@ def notification_send(*, notification_id: int, now: datetime.datetime | None = N
     return True
 
 
-def pending_ids(
-    *, older_than: datetime.timedelta, now: datetime.datetime | None = None
-) -> list[int]:
+def backoff(attempts: int) -> datetime.timedelta:
+    """Wait 10 s, 20 s, 40 s … (at most 30 minutes) after the n-th failed attempt."""
+    return datetime.timedelta(seconds=min(1800, 10 * 2 ** (attempts - 1)))
+
+
+def pending_ids(*, now: datetime.datetime | None = None, limit: int = 500) -> list[int]:
+    """Pending notifications due now, oldest first."""
     now = now or timezone.now()
     return list(
-        Notification.objects.filter(
-            status=Notification.Status.PENDING, created_at__lte=now - older_than
-        )
+        Notification.objects.filter(status=Notification.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("created_at")
-        .values_list("pk", flat=True)[:500]
+        .values_list("pk", flat=True)[:limit]
     )
+
+
+def outbox_drain(*, now: datetime.datetime | None = None) -> int:
+    """Send every notification that is due; return how many were sent. Safe to run at once."""
+    sent = 0
+    for pk in pending_ids(now=now):
+        try:
+            sent += notification_send(notification_id=pk, now=now)
+        except DeliveryFailed:
+            continue  # recorded on the row, retried after its back-off
+        except Exception:  # one broken row must not stop the others being sent
+            logger.exception("outbox drain: notification %s raised", pk)
+    return sent
 
 
 def reminders_queue(*, now: datetime.datetime | None = None) -> int:

@@ -294,27 +294,19 @@ def _return_place(slot_id: int) -> None:
 def notification_queue(
     *, booking: Booking, event: str, key: str, now, new: bool = False
 ) -> Notification | None:
-    """Record a message in the outbox and send it once the transaction commits.
+    """Record a message in the outbox; the drain task sends it after the commit.
 
     Must run inside the transaction that changes the booking, so that the message
     exists if and only if the change does. A second call with the same key is a no-op;
     ``new=True`` says the key cannot exist yet (a booking created in this transaction),
     which saves a query and a savepoint.
     """
-    from . import tasks
-
     if new:
-        notification = Notification.objects.create(
-            key=key, booking=booking, event=event, created_at=now
-        )
-    else:
-        notification, created = Notification.objects.get_or_create(
-            key=key, defaults={"booking": booking, "event": event, "created_at": now}
-        )
-        if not created:
-            return None
-    transaction.on_commit(lambda: tasks.enqueue_notification(notification.pk))
-    return notification
+        return Notification.objects.create(key=key, booking=booking, event=event, created_at=now)
+    notification, created = Notification.objects.get_or_create(
+        key=key, defaults={"booking": booking, "event": event, "created_at": now}
+    )
+    return notification if created else None
 
 
 def booking_create(

@@ -803,6 +803,11 @@ def test_booking_sends_one_confirmation_once(
 
     [notification] = Notification.objects.filter(booking=booking)
     assert notification.event == Notification.Event.CONFIRMATION
+    assert notification.status == Notification.Status.PENDING  # the drain sends it
+    assert len(console_sms) == 0
+    assert notifications.outbox_drain(now=NOW) == 1
+    assert notifications.outbox_drain(now=NOW) == 0
+    notification.refresh_from_db()
     assert notification.status == Notification.Status.SENT
     assert notification.attempts == 1
     assert notification.sent_at == NOW
@@ -822,14 +827,15 @@ def test_cancel_records_one_cancellation(booked, console_sms, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         booked.client.post(f"/bookings/{code}/cancel/")
         booked.client.post(f"/bookings/{code}/cancel/")  # a second click changes nothing
+    assert notifications.outbox_drain(now=NOW) == 2
     events = list(
         Notification.objects.filter(booking=booked.booking)
         .order_by("event")
         .values_list("event", "status")
     )
-    assert events == [("cancellation", "sent"), ("confirmation", "pending")]
-    assert [m.phone for m in console_sms] == [booked.user.phone]
-    assert code in console_sms[0].text
+    assert events == [("cancellation", "sent"), ("confirmation", "sent")]
+    assert [m.phone for m in console_sms] == [booked.user.phone] * 2
+    assert any(code in m.text and ("取消" in m.text or "cancel" in m.text) for m in console_sms)
 
 
 def test_reminders_are_queued_once_per_booking_of_tomorrow(clock, make_office, make_person):
@@ -868,10 +874,16 @@ def test_a_failed_delivery_stays_pending_with_the_error(booked, settings):
     assert "SMS_GATEWAY_URL is not set" in notification.last_error
     assert notification.sent_at is None
 
+    assert notification.next_attempt_at == NOW + datetime.timedelta(seconds=10)
+    # The drain leaves it alone until its back-off has passed, then tries again.
+    assert notifications.outbox_drain(now=NOW) == 0
+    notification.refresh_from_db()
+    assert notification.attempts == 1
     with pytest.raises(notifications.DeliveryFailed):
         notifications.notification_send(notification_id=notification.pk)
     notification.refresh_from_db()
     assert (notification.status, notification.attempts) == (Notification.Status.PENDING, 2)
+    assert notification.next_attempt_at == NOW + datetime.timedelta(seconds=20)
 
 
 def test_availability_marks_known_closed_days_closed_not_unreleased(clock, make_office, client):

@@ -224,8 +224,6 @@ def test_booking_succeeds_with_the_broker_down_and_is_notified_once_it_is_back(
         notification = Notification.objects.get(booking=booking)
         assert (notification.event, notification.status) == ("confirmation", "pending")
         assert (notification.attempts, notification.sent_at) == (0, None)
-        # The broker really was tried (not run inline) and its failure swallowed.
-        assert f"notification {notification.pk} left for the outbox drain" in caplog.text
 
         # The drain only picks messages older than 30 seconds.
         Notification.objects.filter(pk=notification.pk).update(
