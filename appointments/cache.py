@@ -31,6 +31,20 @@ def put(snapshot, open_windows, timeout: int) -> None:
         logger.warning("cache unavailable on write: %s", exc.__class__.__name__)
 
 
+def get_open():
+    try:
+        return cache.get(OPEN_KEY)
+    except Exception:  # noqa: BLE001 - an unavailable cache is a miss
+        return None
+
+
+def put_open(open_windows, timeout: int) -> None:
+    try:
+        cache.set(OPEN_KEY, open_windows, timeout)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("cache unavailable on write: %s", exc.__class__.__name__)
+
+
 def invalidate() -> None:
     _local_open[0] = 0.0
     try:

@@ -193,34 +193,40 @@ def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     return NextRelease(at=at, opens=at.date() + datetime.timedelta(days=horizon))
 
 
+def open_windows_now(*, now: datetime.datetime | None = None) -> list["Alternative"]:
+    """Windows with places from today on, from the cache or in one query (then cached)."""
+    cached = availability_cache.get_open()
+    if cached is not None:
+        return cached
+    today = timezone.localdate(now or timezone.now())
+    windows = [
+        Alternative(s.pk, s.office_id, s.office.name, s.date, s.start, s.end, s.remaining)
+        for s in Slot.objects.filter(
+            date__range=(today, today + datetime.timedelta(days=settings.AVAILABILITY_DAYS)),
+            booked__lt=F("capacity"),
+            office__is_active=True,
+        )
+        .select_related("office")
+        .order_by("date", "start")
+    ]
+    availability_cache.put_open(windows, settings.AVAILABILITY_CACHE_SECONDS)
+    return windows
+
+
 def alternatives(
     *, slot, now: datetime.datetime | None = None, limit: int = 3, cached: list | None = None
 ) -> list:
     """Windows with places nearest to ``slot``: same office first, then nearest day and time.
 
-    ``cached`` is the cached list of open windows when the caller has it (the sold-out
-    answer must stay cheap in a rush); otherwise one query.
+    ``cached`` is the list of open windows when the caller already has it.
     """
     now = timezone.localtime(now or timezone.now())
-    today = now.date()
     target = datetime.datetime.combine(slot.date, slot.start)
-    if cached is not None:
-        candidates = [a for a in cached if a.pk != slot.pk]
-    else:
-        candidates = [
-            Alternative(s.pk, s.office_id, s.office.name, s.date, s.start, s.end, s.remaining)
-            for s in Slot.objects.filter(
-                date__range=(today, today + datetime.timedelta(days=settings.AVAILABILITY_DAYS)),
-                booked__lt=F("capacity"),
-                office__is_active=True,
-            )
-            .exclude(pk=slot.pk)
-            .select_related("office")
-        ]
+    windows = cached if cached is not None else open_windows_now(now=now)
     future = [
         a
-        for a in candidates
-        if timezone.make_aware(datetime.datetime.combine(a.date, a.start)) > now
+        for a in windows
+        if a.pk != slot.pk and timezone.make_aware(datetime.datetime.combine(a.date, a.start)) > now
     ]
 
     def distance(a: "Alternative"):

@@ -117,9 +117,6 @@ def _sold_out(request: HttpRequest, slot_id: int, open_windows: list | None) -> 
     slot = services.slot_info(slot_id)
     if slot is None:
         raise Http404
-    if open_windows is None:
-        # Rebuild (and cache) the snapshot once rather than query on every answer.
-        open_windows = selectors.open_windows(selectors.availability())
     alternatives = tuple(selectors.alternatives(slot=slot, cached=open_windows))
     html = _sold_out_html(translation.get_language(), alternatives)
     return HttpResponse(html, status=409)
