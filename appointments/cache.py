@@ -13,7 +13,9 @@ from django.core.cache import cache
 logger = logging.getLogger(__name__)
 KEY = "availability:snapshot:v1"
 # The windows that still have places, small enough to read on every sold-out answer.
+# Not cleared by bookings: it lives OPEN_SECONDS at most.
 OPEN_KEY = "availability:open:v1"
+OPEN_SECONDS = 3
 
 
 def get():
@@ -26,7 +28,8 @@ def get():
 
 def put(snapshot, open_windows, timeout: int) -> None:
     try:
-        cache.set_many({KEY: snapshot, OPEN_KEY: open_windows}, timeout)
+        cache.set(KEY, snapshot, timeout)
+        cache.set(OPEN_KEY, open_windows, OPEN_SECONDS)
     except Exception as exc:  # noqa: BLE001
         logger.warning("cache unavailable on write: %s", exc.__class__.__name__)
 
@@ -38,17 +41,19 @@ def get_open():
         return None
 
 
-def put_open(open_windows, timeout: int) -> None:
+def put_open(open_windows) -> None:
     try:
-        cache.set(OPEN_KEY, open_windows, timeout)
+        cache.set(OPEN_KEY, open_windows, OPEN_SECONDS)
     except Exception as exc:  # noqa: BLE001
         logger.warning("cache unavailable on write: %s", exc.__class__.__name__)
 
 
 def invalidate() -> None:
-    _local_open[0] = 0.0
+    # Only the snapshot: the open-window list feeds suggestions on the sold-out page,
+    # where a few seconds' lag is harmless, and dropping it on every booking of a rush
+    # would make every waiting request rebuild it at once.
     try:
-        cache.delete_many([KEY, OPEN_KEY])
+        cache.delete(KEY)
     except Exception as exc:  # noqa: BLE001
         # The TTL bounds how long a stale page can be served.
         logger.warning("cache unavailable on invalidate: %s", exc.__class__.__name__)

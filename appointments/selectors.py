@@ -209,7 +209,7 @@ def open_windows_now(*, now: datetime.datetime | None = None) -> list["Alternati
         .select_related("office")
         .order_by("date", "start")
     ]
-    availability_cache.put_open(windows, settings.AVAILABILITY_CACHE_SECONDS)
+    availability_cache.put_open(windows)
     return windows
 
 
