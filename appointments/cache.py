@@ -42,8 +42,12 @@ def get_open():
 
 
 def put_open(open_windows) -> None:
+    """Store the open-window list; None removes it."""
     try:
-        cache.set(OPEN_KEY, open_windows, OPEN_SECONDS)
+        if open_windows is None:
+            cache.delete(OPEN_KEY)
+        else:
+            cache.set(OPEN_KEY, open_windows, OPEN_SECONDS)
     except Exception as exc:  # noqa: BLE001
         logger.warning("cache unavailable on write: %s", exc.__class__.__name__)
 

@@ -120,6 +120,15 @@ def _release_office_day(office: Office, day: datetime.date, now) -> tuple[str, i
     return "released", release.capacity
 
 
+def _after_release() -> None:
+    """Drop the stale snapshot and build the list of open windows before the rush asks."""
+    from .selectors import open_windows_now
+
+    availability_cache.invalidate()
+    availability_cache.put_open(None)  # replaced just below; never serve the old list
+    open_windows_now()
+
+
 def slots_release(*, day: datetime.date, now: datetime.datetime | None = None) -> ReleaseResult:
     """Release ``day``'s slots for every active office; safe to run twice or at once.
 
@@ -130,7 +139,7 @@ def slots_release(*, day: datetime.date, now: datetime.datetime | None = None) -
     now = now or timezone.now()
     result = ReleaseResult(date=day)
     with transaction.atomic():
-        transaction.on_commit(availability_cache.invalidate)
+        transaction.on_commit(_after_release)
         for office in Office.objects.filter(is_active=True).order_by("pk"):
             outcome, places = _release_office_day(office, day, now)
             if outcome == "released":
