@@ -87,7 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--soldout-seconds", type=float, default=5.0, help="sold-out hammer phase")
     p.add_argument("--double-every", type=int, default=10, help="1 in N residents POSTs twice")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
-    p.add_argument("--workers", type=int, default=5, help="gunicorn --workers")
+    p.add_argument("--workers", type=int, default=4, help="gunicorn --workers")
     p.add_argument("--threads", type=int, default=1, help="gunicorn --threads")
     p.add_argument("--worker-class", default="sync", help="gunicorn --worker-class")
     p.add_argument("--keep-alive", type=int, default=30, help="gunicorn --keep-alive (s)")
