@@ -74,6 +74,7 @@ def _full_key(slot_id: int) -> str:
 
 
 def mark_full(slot_id: int) -> None:
+    _local_full[slot_id] = time.monotonic() + LOCAL_SECONDS
     try:
         cache.set(_full_key(slot_id), 1, FULL_TTL)
     except Exception as exc:  # noqa: BLE001
@@ -116,10 +117,17 @@ def sold_out_state(slot_id: int) -> tuple[bool, list | None]:
     except Exception:  # noqa: BLE001 - unknown: let the database answer
         return False, None
     full, open_windows = bool(found.get(_full_key(slot_id))), found.get(OPEN_KEY)
-    if full and open_windows is not None:
-        _local_full[slot_id] = _local_open[0] = now + LOCAL_SECONDS
-        _local_open[1] = open_windows
+    if full:
+        _local_full[slot_id] = now + LOCAL_SECONDS
+        if open_windows is not None:
+            _local_open[:] = [now + LOCAL_SECONDS, open_windows]
     return full, open_windows
+
+
+def known_full() -> set[int]:
+    """Slots this worker saw flagged full within the last LOCAL_SECONDS."""
+    now = time.monotonic()
+    return {slot_id for slot_id, until in _local_full.items() if until > now}
 
 
 def forget_local() -> None:

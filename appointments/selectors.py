@@ -223,10 +223,13 @@ def alternatives(
     now = timezone.localtime(now or timezone.now())
     target = datetime.datetime.combine(slot.date, slot.start)
     windows = cached if cached is not None else open_windows_now(now=now)
+    known_full = availability_cache.known_full()
     future = [
         a
         for a in windows
-        if a.pk != slot.pk and timezone.make_aware(datetime.datetime.combine(a.date, a.start)) > now
+        if a.pk != slot.pk
+        and a.pk not in known_full
+        and timezone.make_aware(datetime.datetime.combine(a.date, a.start)) > now
     ]
 
     def distance(a: "Alternative"):

@@ -337,7 +337,16 @@ def slot_capacity_change(
         )
         slot.capacity = capacity
         slot.save(update_fields=["capacity"])
+        transaction.on_commit(lambda: _after_capacity_change(slot.pk))
     return slot
+
+
+def _after_capacity_change(slot_id: int) -> None:
+    from appointments import cache as availability_cache
+
+    availability_cache.invalidate()
+    # Recomputed from the row on the next booking attempt if it is still full.
+    availability_cache.clear_full(slot_id)
 
 
 def complaint_file(

@@ -173,3 +173,21 @@ def test_window_capacity_of_zero_is_refused_by_the_database(make_office):
         TimeWindow.objects.create(
             office=office, start=datetime.time(17), end=datetime.time(18), capacity=0
         )
+
+
+def test_raising_a_full_slot_clears_its_sold_out_flag(
+    make_office, make_resident, django_capture_on_commit_callbacks
+):
+    from appointments import cache as availability_cache
+
+    office = make_office()
+    booking_services.slots_release(day=MONDAY)
+    slot = Slot.objects.filter(office=office, date=MONDAY).first()
+    Slot.objects.filter(pk=slot.pk).update(booked=slot.capacity)
+    with pytest.raises(booking_services.SlotFull):
+        booking_services.booking_create(resident=make_resident(), slot_id=slot.pk, now=BEFORE)
+    assert availability_cache.sold_out_state(slot.pk)[0] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        services.slot_capacity_change(slot_id=slot.pk, capacity=slot.capacity + 1, reason="more")
+    assert availability_cache.sold_out_state(slot.pk)[0] is False
+    booking_services.booking_create(resident=make_resident(), slot_id=slot.pk, now=BEFORE)
