@@ -225,25 +225,6 @@ def slot_info(slot_id: int) -> SlotInfo | None:
     return info
 
 
-def cooldown_until(resident, *, today: datetime.date) -> datetime.date | None:
-    """Return the day a no-show cooldown ends, or None if the resident may book."""
-    count, days = settings.NO_SHOW_COOLDOWN_COUNT, settings.NO_SHOW_COOLDOWN_DAYS
-    if count <= 0:
-        return None
-    recent = list(
-        Booking.objects.filter(
-            resident=resident,
-            status=Booking.Status.NO_SHOW,
-            date__gt=today - datetime.timedelta(days=days),
-        )
-        .order_by("-date")
-        .values_list("date", flat=True)[:count]
-    )
-    if len(recent) < count:
-        return None
-    return recent[-1] + datetime.timedelta(days=days)
-
-
 def _check_slot_bookable(slot, now: datetime.datetime) -> None:
     if slot_start(slot) <= now:
         raise SlotNotBookable(_("This time window has already started or passed."))
@@ -255,20 +236,37 @@ _TAKE_PLACE_SQL = (
 )
 
 
-def _has_room(slot_id: int) -> bool:
-    """A plain read, no lock: is there a place left right now?
+_PRECHECK_SQL = (
+    "SELECT (SELECT booked < capacity FROM appointments_slot WHERE id = %s), "
+    "(SELECT date FROM appointments_booking WHERE resident_id = %s AND status = 'no_show' "
+    "AND date > %s ORDER BY date DESC LIMIT 1 OFFSET %s)"
+)
 
-    A full window is refused here, without inserting a booking that would be rolled
-    back; when there is room, the conditional UPDATE still decides (so a place taken
-    meanwhile is never sold twice).
+
+def _precheck(slot_id: int, resident_id: int, *, today: datetime.date):
+    """Return (is there a place left?, end of a no-show cooldown or None), in one read.
+
+    A plain read, no lock: a full window is refused here without inserting a booking
+    that would be rolled back; when there is room, the conditional UPDATE still decides,
+    so a place taken meanwhile is never sold twice. Cooldown: with NO_SHOW_COOLDOWN_COUNT
+    no-shows within NO_SHOW_COOLDOWN_DAYS, booking is blocked until the oldest of those
+    N most recent no-shows is NO_SHOW_COOLDOWN_DAYS old.
     """
+    count, days = settings.NO_SHOW_COOLDOWN_COUNT, settings.NO_SHOW_COOLDOWN_DAYS
     with connection.cursor() as cursor:
-        cursor.execute("SELECT booked < capacity FROM appointments_slot WHERE id = %s", [slot_id])
-        row = cursor.fetchone()
-    if row is None or not row[0]:
+        cursor.execute(
+            _PRECHECK_SQL,
+            [slot_id, resident_id, today - datetime.timedelta(days=days), max(count - 1, 0)],
+        )
+        has_room, nth_no_show = cursor.fetchone()
+    if not has_room:
         availability_cache.mark_full(slot_id)
-        return False
-    return True
+    until = None
+    if count > 0 and nth_no_show is not None:
+        if isinstance(nth_no_show, str):  # SQLite returns dates as text
+            nth_no_show = datetime.date.fromisoformat(nth_no_show)
+        until = nth_no_show + datetime.timedelta(days=days)
+    return bool(has_room), until
 
 
 class _StaleSlotInfo(Exception):
@@ -337,9 +335,9 @@ def _booking_create(*, resident, slot_id: int, ebike, now) -> Booking:
     _check_slot_bookable(slot, now)
     if ebike is not None and ebike.resident_id != resident.pk:
         raise BookingError(_("This e-bike is not registered to you."))
-    if not _has_room(slot.pk):
+    has_room, until = _precheck(slot.pk, resident.pk, today=timezone.localdate(now))
+    if not has_room:
         raise SlotFull(_("This time window is fully booked."))
-    until = cooldown_until(resident, today=timezone.localdate(now))
     if until is not None:
         raise InCooldown(
             _(
