@@ -21,12 +21,5 @@ class BookForm(forms.Form):
         ).order_by("id")
 
 
-class BookPostForm(forms.Form):
-    """The booking POST's two numbers, checked without touching the database."""
-
-    slot = forms.IntegerField(min_value=1)
-    ebike = forms.IntegerField(min_value=1)
-
-
 class MoveForm(forms.Form):
     slot = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

@@ -16,7 +16,7 @@ from registration.selectors import resident_for_user
 
 from . import cache as availability_cache
 from . import selectors, services
-from .forms import BookForm, BookPostForm, MoveForm
+from .forms import BookForm, MoveForm
 from .ics import booking_ics
 from .models import Booking, Slot
 from .qr import qr_payload, qr_svg
@@ -83,15 +83,19 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
     Returns None when the request needs the full page (bad input, no profile, a
     refusal other than "full"), which then explains what is wrong.
     """
-    form = BookPostForm(request.POST)
-    if not form.is_valid():
+    # Two positive integers; anything else takes the full page, which explains it.
+    form_slot, ebike_id = (
+        _positive_int(request.POST.get("slot")),
+        _positive_int(request.POST.get("ebike")),
+    )
+    if form_slot is None or ebike_id is None:
         return None
-    if form.cleaned_data["slot"] != slot_id:
+    if form_slot != slot_id:
         raise Http404  # a tampered form: the slot in the URL and the form differ
     full, open_windows = availability_cache.sold_out_state(slot_id)
     if full:
         return _sold_out(request, slot_id, open_windows)  # no write, no lock, no query
-    ebike = selectors.bookable_ebike(user=request.user, ebike_id=form.cleaned_data["ebike"])
+    ebike = selectors.bookable_ebike(user=request.user, ebike_id=ebike_id)
     if ebike is None:
         return None
     try:
@@ -110,6 +114,13 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
         return None
     messages.success(request, _("Your booking is confirmed."))
     return redirect("booking_detail", code=booking.code)
+
+
+def _positive_int(value: str | None) -> int | None:
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 18:
+        return None
+    number = int(value)
+    return number if number > 0 else None
 
 
 def _sold_out(request: HttpRequest, slot_id: int, open_windows: list | None) -> HttpResponse:
