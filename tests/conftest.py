@@ -54,6 +54,17 @@ def _postgres_only(request):
 
 
 @pytest.fixture
+def console_sms(settings):
+    """The development SMS backend, its in-memory outbox emptied before and after."""
+    from registration import sms
+
+    settings.SMS_BACKEND = "registration.sms.ConsoleSmsBackend"
+    sms.ConsoleSmsBackend.outbox.clear()
+    yield sms.ConsoleSmsBackend.outbox
+    sms.ConsoleSmsBackend.outbox.clear()
+
+
+@pytest.fixture
 def redis_url():
     url = os.environ.get("REDIS_URL", "")
     if not url:

@@ -17,7 +17,6 @@ from appointments import services as booking_services
 from appointments.models import Booking, Channel, DayRelease, Notification, Slot
 from offices.models import ClosedDay, Complaint
 from registration import services as registration_services
-from registration import sms
 from registration.models import User
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -781,14 +780,6 @@ def test_print_view_renders(booked):
 
 
 # --- notifications ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def console_sms(settings):
-    settings.SMS_BACKEND = "registration.sms.ConsoleSmsBackend"
-    sms.ConsoleSmsBackend.outbox.clear()
-    yield sms.ConsoleSmsBackend.outbox
-    sms.ConsoleSmsBackend.outbox.clear()
 
 
 def test_booking_sends_one_confirmation_once(

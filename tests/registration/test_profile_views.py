@@ -329,14 +329,6 @@ def test_console_backend_logs_the_phone_masked(settings, caplog):
 # --- signup (allauth) ------------------------------------------------------------------
 
 
-@pytest.fixture
-def console_sms(settings):
-    settings.SMS_BACKEND = "registration.sms.ConsoleSmsBackend"
-    sms.ConsoleSmsBackend.outbox.clear()
-    yield sms.ConsoleSmsBackend.outbox
-    sms.ConsoleSmsBackend.outbox.clear()
-
-
 def test_signup_needs_a_phone_or_an_email(db, console_sms):
     response = Client(HTTP_ACCEPT_LANGUAGE="en").post(
         "/accounts/signup/", {"phone": "", "email": "", "password1": "", "password2": ""}
