@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from offices import services as quota_services
 
-from .models import Booking, DayRelease, Notification, Slot
+from .models import AuditEntry, Booking, DayRelease, Notification, Slot
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -88,3 +88,12 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "event", "booking", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["status", "event"]
     search_fields = ["booking__code"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "office", "clerk", "action", "booking", "resident", "detail"]
+    list_filter = ["action", "office"]
+    search_fields = ["booking__code", "clerk__email", "clerk__phone"]
+    date_hierarchy = "at"
+    list_select_related = ["office", "clerk", "booking", "resident"]

@@ -220,3 +220,58 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class AuditEntry(models.Model):
+    """One counter action: who did what, where, when, to which booking or person."""
+
+    class Action(models.TextChoices):
+        REVEAL_ID = "reveal_id", _("full ID number shown")
+        SEARCH = "search", _("search")
+        CHECK_IN = "check_in", _("check-in")
+
+    clerk = models.ForeignKey(
+        "registration.User",
+        on_delete=models.PROTECT,
+        related_name="audit_entries",
+        verbose_name=_("clerk"),
+    )
+    office = models.ForeignKey(
+        "offices.Office",
+        on_delete=models.PROTECT,
+        related_name="audit_entries",
+        verbose_name=_("office"),
+    )
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    booking = models.ForeignKey(
+        Booking,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        verbose_name=_("booking"),
+    )
+    resident = models.ForeignKey(
+        "registration.Resident",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        verbose_name=_("resident"),
+    )
+    detail = models.CharField(_("detail"), max_length=200, blank=True)
+    at = models.DateTimeField(_("time"), db_index=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["reveal_id", "search", "check_in"]),
+                name="audit_action_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.clerk} {self.action}"

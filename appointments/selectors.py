@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -283,3 +283,71 @@ def active_booking_for_resident(resident) -> Booking | None:
         .select_related("office", "slot")
         .first()
     )
+
+
+# --- the counter -----------------------------------------------------------------------
+
+
+def offices_of_clerk(user) -> QuerySet[Office]:
+    if not user.is_authenticated:
+        return Office.objects.none()
+    return Office.objects.filter(clerks=user, is_active=True).order_by("code")
+
+
+@dataclass
+class BoardWindow:
+    start: datetime.time
+    end: datetime.time
+    counts: dict[str, int]
+
+
+def counter_board(*, office: Office, day: datetime.date) -> tuple[list[BoardWindow], list[Booking]]:
+    """Today's windows with counts per status, and the day's bookings, in two queries."""
+    bookings = list(
+        Booking.objects.filter(office=office, date=day)
+        .exclude(status=Booking.Status.CANCELLED)
+        .select_related("resident", "slot", "ebike")
+        .order_by("slot__start", "created_at")
+    )
+    windows: dict[tuple, BoardWindow] = {}
+    for s in Slot.objects.filter(office=office, date=day).order_by("start"):
+        windows[(s.start, s.end)] = BoardWindow(
+            s.start, s.end, dict.fromkeys(Booking.Status.values, 0)
+        )
+    for b in bookings:
+        if b.slot is not None and (b.slot.start, b.slot.end) in windows:
+            windows[(b.slot.start, b.slot.end)].counts[b.status] += 1
+    return list(windows.values()), bookings
+
+
+def counter_find(*, office: Office, query: str) -> list[Booking]:
+    """Bookings at this office found by confirmation code, QR payload, ID or phone number."""
+    from django.core.exceptions import ValidationError
+
+    from registration import crypto
+    from registration.idnumber import normalize_mobile
+
+    from .qr import QR_PREFIX
+
+    text = (query or "").strip().upper()
+    if not text:
+        return []
+    if text.startswith(QR_PREFIX):
+        text = text[len(QR_PREFIX) :]
+    base = (
+        Booking.objects.filter(office=office)
+        .exclude(status=Booking.Status.CANCELLED)
+        .select_related("resident", "slot", "ebike")
+        .order_by("-date")
+    )
+    if len(text) == 18:
+        found = list(base.filter(resident__id_hash=crypto.id_number_hash(text))[:20])
+        if found:
+            return found
+    try:
+        phone = normalize_mobile(text)
+    except ValidationError:
+        phone = None
+    if phone:
+        return list(base.filter(Q(resident__phone=phone) | Q(resident__user__phone=phone))[:20])
+    return list(base.filter(code=text)[:1])

@@ -448,3 +448,67 @@ def booking_move(
         )
         transaction.on_commit(availability_cache.invalidate)
     return locked
+
+
+# --- the counter -----------------------------------------------------------------------
+
+
+class NotYourOffice(BookingError):
+    """A clerk acting for an office they are not assigned to."""
+
+
+class CheckInRefused(BookingError):
+    pass
+
+
+def clerk_can_serve(user, office) -> bool:
+    """Clerks serve only the offices an admin assigned them to."""
+    return bool(user.is_authenticated and office.clerks.filter(pk=user.pk).exists())
+
+
+def audit_record(*, clerk, office, action: str, booking=None, resident=None, detail="", now=None):
+    from .models import AuditEntry
+
+    return AuditEntry.objects.create(
+        clerk=clerk,
+        office=office,
+        action=action,
+        booking=booking,
+        resident=resident if resident is not None else getattr(booking, "resident", None),
+        detail=detail[:200],
+        at=now or timezone.now(),
+    )
+
+
+def booking_check_in(
+    *, booking: Booking, clerk, office, now: datetime.datetime | None = None
+) -> Booking:
+    """Check a booked resident in: only on the booked day, at the booked office, once."""
+    from .models import AuditEntry
+
+    now = now or timezone.now()
+    if not clerk_can_serve(clerk, office):
+        raise NotYourOffice(_("You are not a clerk of this office."))
+    with transaction.atomic():
+        locked = Booking.objects.select_for_update().filter(pk=booking.pk).first()
+        if locked is None or locked.office_id != office.pk:
+            raise CheckInRefused(_("This booking is for another office."))
+        if locked.date != timezone.localdate(now):
+            raise CheckInRefused(
+                _("This booking is for %(date)s, not today.")
+                % {"date": formats.date_format(locked.date, "SHORT_DATE_FORMAT")}
+            )
+        if locked.status == Booking.Status.CHECKED_IN:
+            raise CheckInRefused(_("This booking is already checked in."))
+        if locked.status != Booking.Status.BOOKED:
+            raise CheckInRefused(
+                _("This booking cannot be checked in: it is %(status)s.")
+                % {"status": locked.get_status_display()}
+            )
+        locked.status = Booking.Status.CHECKED_IN
+        locked.checked_in_at = now
+        locked.save(update_fields=["status", "checked_in_at", "updated_at"])
+        audit_record(
+            clerk=clerk, office=office, action=AuditEntry.Action.CHECK_IN, booking=locked, now=now
+        )
+    return locked

@@ -12,4 +12,11 @@ urlpatterns = [
     path("bookings/<str:code>/calendar.ics", views.booking_calendar, name="booking_calendar"),
     path("bookings/<str:code>/cancel/", views.booking_cancel, name="booking_cancel"),
     path("bookings/<str:code>/move/", views.booking_move, name="booking_move"),
+    path("counter/", views.counter_home, name="counter_home"),
+    path("counter/<slug:code>/", views.counter_board, name="counter_board"),
+    path(
+        "counter/<slug:code>/bookings/<str:booking_code>/",
+        views.counter_booking,
+        name="counter_booking",
+    ),
 ]

@@ -3,8 +3,9 @@ import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -18,7 +19,7 @@ from . import cache as availability_cache
 from . import selectors, services
 from .forms import BookForm, MoveForm
 from .ics import booking_ics
-from .models import Booking, Slot
+from .models import AuditEntry, Booking, Slot
 from .qr import qr_payload, qr_svg
 
 
@@ -266,4 +267,99 @@ def booking_move(request: HttpRequest, code: str) -> HttpResponse:
         request,
         "appointments/booking_move.html",
         {**_booking_context(booking), "snapshot": selectors.availability(now=now)},
+    )
+
+
+# --- the counter (clerks) ---------------------------------------------------------------
+
+
+def _clerk_office(request: HttpRequest, code: str) -> Office:
+    office = get_object_or_404(Office, code=code, is_active=True)
+    if not services.clerk_can_serve(request.user, office):
+        raise PermissionDenied
+    return office
+
+
+@login_required
+def counter_home(request: HttpRequest) -> HttpResponse:
+    offices = list(selectors.offices_of_clerk(request.user))
+    if not offices:
+        raise PermissionDenied
+    if len(offices) == 1:
+        return redirect("counter_board", code=offices[0].code)
+    return render(request, "counter/home.html", {"offices": offices})
+
+
+def _search_kind(query: str) -> str:
+    text = query.strip().upper()
+    if len(text) == 18:
+        return "id_number"
+    if text.replace("+", "").isdigit():
+        return "phone"
+    return "code"
+
+
+@login_required
+def counter_board(request: HttpRequest, code: str) -> HttpResponse:
+    office = _clerk_office(request, code)
+    today = timezone.localdate()
+    windows, bookings = selectors.counter_board(office=office, day=today)
+    query = request.GET.get("q", "")
+    results = None
+    if query.strip():
+        results = selectors.counter_find(office=office, query=query)
+        # The query itself may be an ID or phone number: record how, never what.
+        services.audit_record(
+            clerk=request.user,
+            office=office,
+            action=AuditEntry.Action.SEARCH,
+            detail=f"by {_search_kind(query)}: {len(results)} found",
+        )
+        if len(results) == 1:
+            return redirect("counter_booking", code=office.code, booking_code=results[0].code)
+    return render(
+        request,
+        "counter/board.html",
+        {
+            "office": office,
+            "today": today,
+            "windows": windows,
+            "bookings": bookings,
+            "query": query,
+            "results": results,
+            "statuses": Booking.Status,
+        },
+    )
+
+
+@login_required
+def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
+    office = _clerk_office(request, code)
+    booking = get_object_or_404(
+        Booking.objects.select_related("resident", "slot", "ebike", "office"),
+        office=office,
+        code=booking_code.upper(),
+    )
+    if request.method == "POST":
+        try:
+            services.booking_check_in(booking=booking, clerk=request.user, office=office)
+        except services.BookingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Checked in."))
+        return redirect("counter_booking", code=office.code, booking_code=booking.code)
+    # The full ID number, for this clerk and this person only, and on the record.
+    services.audit_record(
+        clerk=request.user, office=office, action=AuditEntry.Action.REVEAL_ID, booking=booking
+    )
+    return render(
+        request,
+        "counter/booking.html",
+        {
+            "office": office,
+            "booking": booking,
+            "id_number": booking.resident.reveal_id_number(),
+            "can_check_in": booking.status == Booking.Status.BOOKED
+            and booking.date == timezone.localdate(),
+        },
     )

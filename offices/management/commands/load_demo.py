@@ -46,6 +46,7 @@ class Command(BaseCommand):
         for role, email in demo.DEMO_ACCOUNTS.items():
             self.stdout.write(f"  {role:9} {email} / {demo.DEMO_PASSWORD}")
         self.stdout.write(f"  admin site: /admin/ (as {admin.email})")
+        self.stdout.write(f"  counter:    /counter/ (as {clerk.email})")
 
     def _office(self, spec: dict) -> Office:
         # Created once; later runs leave an admin's edits to the demo offices alone.
