@@ -229,6 +229,7 @@ class AuditEntry(models.Model):
         REVEAL_ID = "reveal_id", _("full ID number shown")
         SEARCH = "search", _("search")
         CHECK_IN = "check_in", _("check-in")
+        NO_SHOW = "no_show", _("no-show marked")
 
     clerk = models.ForeignKey(
         "registration.User",
@@ -268,7 +269,7 @@ class AuditEntry(models.Model):
         ordering = ["-at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(action__in=["reveal_id", "search", "check_in"]),
+                condition=Q(action__in=["reveal_id", "search", "check_in", "no_show"]),
                 name="audit_action_valid",
             ),
         ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -510,5 +510,46 @@ def booking_check_in(
         locked.save(update_fields=["status", "checked_in_at", "updated_at"])
         audit_record(
             clerk=clerk, office=office, action=AuditEntry.Action.CHECK_IN, booking=locked, now=now
+        )
+    return locked
+
+
+def bookings_mark_no_shows(*, now: datetime.datetime | None = None) -> int:
+    """Mark booked (never checked-in) bookings as no-show once their window and the grace
+    period have passed. Safe to run any number of times: only "booked" rows change."""
+    now = now or timezone.now()
+    local = timezone.localtime(now) - datetime.timedelta(minutes=settings.NO_SHOW_GRACE_MINUTES)
+    late = Booking.objects.filter(status=Booking.Status.BOOKED, slot__isnull=False).filter(
+        Q(date__lt=local.date()) | Q(date=local.date(), slot__end__lte=local.time())
+    )
+    return late.update(status=Booking.Status.NO_SHOW, no_show_at=now)
+
+
+def booking_mark_no_show(
+    *, booking: Booking, clerk, office, now: datetime.datetime | None = None
+) -> Booking:
+    """A clerk marks a booking of their office as no-show, once its window has started."""
+    from .models import AuditEntry
+
+    now = now or timezone.now()
+    if not clerk_can_serve(clerk, office) or booking.office_id != office.pk:
+        raise NotYourOffice(_("You are not a clerk of this office."))
+    with transaction.atomic():
+        locked = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("slot")
+            .get(pk=booking.pk)
+        )
+        if locked.status != Booking.Status.BOOKED:
+            raise CheckInRefused(
+                _("Only a booking that is still booked can be marked as a no-show.")
+            )
+        if locked.slot is not None and now < slot_start(locked.slot):
+            raise CheckInRefused(_("The window has not started yet."))
+        locked.status = Booking.Status.NO_SHOW
+        locked.no_show_at = now
+        locked.save(update_fields=["status", "no_show_at", "updated_at"])
+        audit_record(
+            clerk=clerk, office=office, action=AuditEntry.Action.NO_SHOW, booking=locked, now=now
         )
     return locked

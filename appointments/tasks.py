@@ -28,3 +28,9 @@ def drain_outbox() -> int:
 @shared_task
 def queue_reminders() -> int:
     return notifications.reminders_queue()
+
+
+@shared_task
+def mark_no_shows() -> int:
+    """Scheduled every few minutes; marks each late booking once."""
+    return services.bookings_mark_no_shows()

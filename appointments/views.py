@@ -341,12 +341,16 @@ def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpR
         code=booking_code.upper(),
     )
     if request.method == "POST":
+        no_show = request.POST.get("action") == "no_show"
         try:
-            services.booking_check_in(booking=booking, clerk=request.user, office=office)
+            if no_show:
+                services.booking_mark_no_show(booking=booking, clerk=request.user, office=office)
+            else:
+                services.booking_check_in(booking=booking, clerk=request.user, office=office)
         except services.BookingError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, _("Checked in."))
+            messages.success(request, _("Marked as a no-show.") if no_show else _("Checked in."))
         return redirect("counter_booking", code=office.code, booking_code=booking.code)
     # The full ID number, for this clerk and this person only, and on the record.
     services.audit_record(

@@ -231,6 +231,8 @@ BOOKING_CANCEL_DEADLINE_MINUTES = env_int("BOOKING_CANCEL_DEADLINE_MINUTES", 0)
 # until the oldest of them is that many days old. 0 turns the cooldown off.
 NO_SHOW_COOLDOWN_COUNT = env_int("NO_SHOW_COOLDOWN_COUNT", 3)
 NO_SHOW_COOLDOWN_DAYS = env_int("NO_SHOW_COOLDOWN_DAYS", 30)
+# A booking not checked in this many minutes after its window ends becomes a no-show.
+NO_SHOW_GRACE_MINUTES = env_int("NO_SHOW_GRACE_MINUTES", 30)
 # How many days ahead the availability page shows (released or not).
 AVAILABILITY_DAYS = env_int("AVAILABILITY_DAYS", 7, minimum=1)
 # Seconds the availability page may be served from cache; booking changes clear it at once.

@@ -1,0 +1,100 @@
+"""No-shows: the periodic sweep marks exactly the late bookings, and is safe to run twice."""
+
+import datetime
+import zoneinfo
+
+import pytest
+from django.test import Client
+
+from appointments import services
+from appointments.models import AuditEntry, Booking, Slot
+from registration.models import User
+
+SH = zoneinfo.ZoneInfo("Asia/Shanghai")
+DAY = datetime.date(2030, 1, 7)
+BEFORE = datetime.datetime(2030, 1, 1, tzinfo=SH)
+
+
+@pytest.fixture
+def day_of_bookings(make_office, make_resident):
+    office = make_office()
+    slots = {
+        start: Slot.objects.create(
+            office=office,
+            date=DAY,
+            start=datetime.time(start),
+            end=datetime.time(start + 1),
+            capacity=5,
+        )
+        for start in (9, 10, 11)
+    }
+    yesterday = Slot.objects.create(
+        office=office,
+        date=DAY - datetime.timedelta(days=1),
+        start=datetime.time(15),
+        end=datetime.time(16),
+        capacity=5,
+    )
+
+    def book(slot):
+        return services.booking_create(resident=make_resident(), slot_id=slot.pk, now=BEFORE)
+
+    bookings = {
+        "yesterday": book(yesterday),
+        "nine": book(slots[9]),
+        "nine_checked_in": book(slots[9]),
+        "nine_cancelled": book(slots[9]),
+        "ten": book(slots[10]),
+        "eleven": book(slots[11]),
+    }
+    Booking.objects.filter(pk=bookings["nine_checked_in"].pk).update(status="checked_in")
+    services.booking_cancel(booking=bookings["nine_cancelled"], now=BEFORE)
+    return office, bookings
+
+
+def statuses(bookings):
+    return {name: Booking.objects.get(pk=b.pk).status for name, b in sorted(bookings.items())}
+
+
+def test_sweep_marks_exactly_the_late_bookings_and_is_safe_twice(day_of_bookings, settings):
+    settings.NO_SHOW_GRACE_MINUTES = 30
+    _, bookings = day_of_bookings
+    # 11:29 on the day: the 9-10 window is past its grace, 10-11 is not (ends 11:00 + 30 min).
+    now = datetime.datetime(2030, 1, 7, 11, 29, tzinfo=SH)
+    assert services.bookings_mark_no_shows(now=now) == 2
+    assert statuses(bookings) == {
+        "eleven": "booked",
+        "nine": "no_show",
+        "nine_cancelled": "cancelled",
+        "nine_checked_in": "checked_in",
+        "ten": "booked",
+        "yesterday": "no_show",
+    }
+    assert services.bookings_mark_no_shows(now=now) == 0
+    later = datetime.datetime(2030, 1, 7, 11, 30, tzinfo=SH)
+    assert services.bookings_mark_no_shows(now=later) == 1
+    assert Booking.objects.get(pk=bookings["ten"].pk).status == "no_show"
+
+
+def test_the_task_runs_the_sweep(day_of_bookings, time_machine):
+    from appointments.tasks import mark_no_shows
+
+    time_machine.move_to(datetime.datetime(2030, 1, 8, 9, 0, tzinfo=SH))
+    assert mark_no_shows.delay().get() == 4
+    assert mark_no_shows.delay().get() == 0
+
+
+def test_clerk_marks_a_no_show_after_the_window_started(day_of_bookings, time_machine):
+    office, bookings = day_of_bookings
+    clerk = User.objects.create_user(email="clerk@test.example.org")
+    office.clerks.add(clerk)
+    url = f"/counter/{office.code}/bookings/{bookings['eleven'].code}/"
+    time_machine.move_to(datetime.datetime(2030, 1, 7, 10, 0, tzinfo=SH))
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(clerk)  # after moving the clock, or the session has expired
+    html = client.post(url, {"action": "no_show"}, follow=True).content.decode()
+    assert "The window has not started yet." in html
+    time_machine.move_to(datetime.datetime(2030, 1, 7, 11, 20, tzinfo=SH))
+    client.post(url, {"action": "no_show"})
+    assert Booking.objects.get(pk=bookings["eleven"].pk).status == "no_show"
+    assert AuditEntry.objects.filter(action="no_show", clerk=clerk).count() == 1
