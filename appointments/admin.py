@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from offices import services as quota_services
 
-from .models import AuditEntry, Booking, DayRelease, Notification, Slot
+from .models import AuditEntry, Booking, DayRelease, Inspection, Notification, Slot
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -97,3 +97,10 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ["booking__code", "clerk__email", "clerk__phone"]
     date_hierarchy = "at"
     list_select_related = ["office", "clerk", "booking", "resident"]
+
+
+@admin.register(Inspection)
+class InspectionAdmin(ReadOnlyAdmin):
+    list_display = ["at", "booking", "clerk", "failed_items"]
+    search_fields = ["booking__code"]
+    date_hierarchy = "at"

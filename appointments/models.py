@@ -86,6 +86,7 @@ class Booking(models.Model):
         CHECKED_IN = "checked_in", _("checked in")
         COMPLETED = "completed", _("completed")
         NO_SHOW = "no_show", _("no-show")
+        INSPECTION_FAILED = "inspection_failed", _("inspection failed: see the list")
 
     # A person holds at most one booking in these states (enforced by a constraint).
     ACTIVE_STATUSES = (Status.BOOKED, Status.CHECKED_IN)
@@ -124,7 +125,7 @@ class Booking(models.Model):
         verbose_name=_("slot"),
     )
     status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.BOOKED
+        _("status"), max_length=20, choices=Status.choices, default=Status.BOOKED
     )
     source = models.CharField(
         _("source"), max_length=20, choices=Channel.choices, default=Channel.ONLINE
@@ -148,7 +149,14 @@ class Booking(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(
-                    status__in=["booked", "cancelled", "checked_in", "completed", "no_show"]
+                    status__in=[
+                        "booked",
+                        "cancelled",
+                        "checked_in",
+                        "completed",
+                        "no_show",
+                        "inspection_failed",
+                    ]
                 ),
                 name="booking_status_valid",
             ),
@@ -230,6 +238,8 @@ class AuditEntry(models.Model):
         SEARCH = "search", _("search")
         CHECK_IN = "check_in", _("check-in")
         NO_SHOW = "no_show", _("no-show marked")
+        INSPECTION = "inspection", _("inspection failed")
+        REGISTRATION = "registration", _("plate issued")
 
     clerk = models.ForeignKey(
         "registration.User",
@@ -269,10 +279,54 @@ class AuditEntry(models.Model):
         ordering = ["-at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(action__in=["reveal_id", "search", "check_in", "no_show"]),
+                condition=Q(
+                    action__in=[
+                        "reveal_id",
+                        "search",
+                        "check_in",
+                        "no_show",
+                        "inspection",
+                        "registration",
+                    ]
+                ),
                 name="audit_action_valid",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.clerk} {self.action}"
+
+
+class Inspection(models.Model):
+    """The vehicle inspection (查验) at the counter; failures are told all at once."""
+
+    class Item(models.TextChoices):
+        PERSON = "person", _("The person matches the ID card")
+        NUMBERS = "numbers", _("Frame and motor numbers match the certificate of conformity")
+        STANDARD = "standard", _("The vehicle meets the national standard")
+        INVOICE = "invoice", _("The purchase invoice is there")
+
+    booking = models.ForeignKey(
+        Booking, on_delete=models.PROTECT, related_name="inspections", verbose_name=_("booking")
+    )
+    clerk = models.ForeignKey(
+        "registration.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("clerk")
+    )
+    failed_items = models.JSONField(_("failed items"), default=list, blank=True)
+    at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("inspection")
+        verbose_name_plural = _("inspections")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.booking} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_items
+
+    def failed_labels(self) -> list[str]:
+        labels = dict(self.Item.choices)
+        return [str(labels.get(item, item)) for item in self.failed_items]

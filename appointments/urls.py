@@ -19,4 +19,9 @@ urlpatterns = [
         views.counter_booking,
         name="counter_booking",
     ),
+    path(
+        "counter/<slug:code>/bookings/<str:booking_code>/slip/",
+        views.counter_slip,
+        name="counter_slip",
+    ),
 ]

@@ -3,7 +3,7 @@ import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -19,7 +19,7 @@ from . import cache as availability_cache
 from . import selectors, services
 from .forms import BookForm, MoveForm
 from .ics import booking_ics
-from .models import AuditEntry, Booking, Slot
+from .models import AuditEntry, Booking, Inspection, Slot
 from .qr import qr_payload, qr_svg
 
 
@@ -340,6 +340,8 @@ def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpR
         office=office,
         code=booking_code.upper(),
     )
+    if request.method == "POST" and request.POST.get("action") == "register":
+        return _counter_register(request, office, booking)
     if request.method == "POST":
         no_show = request.POST.get("action") == "no_show"
         try:
@@ -365,5 +367,46 @@ def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpR
             "id_number": booking.resident.reveal_id_number(),
             "can_check_in": booking.status == Booking.Status.BOOKED
             and booking.date == timezone.localdate(),
+            "can_register": booking.status == Booking.Status.CHECKED_IN,
+            "items": Inspection.Item.choices,
+        },
+    )
+
+
+def _counter_register(request: HttpRequest, office: Office, booking: Booking) -> HttpResponse:
+    from registration import services as registration_services
+
+    failed = request.POST.getlist("failed")
+    try:
+        registration_services.plate_issue(
+            booking=booking,
+            clerk=request.user,
+            office=office,
+            failed_items=failed,
+            plate_number=request.POST.get("plate_number", ""),
+        )
+    except (services.BookingError, ValidationError) as exc:
+        messages.error(request, exc.messages[0] if hasattr(exc, "messages") else str(exc))
+        return redirect("counter_booking", code=office.code, booking_code=booking.code)
+    return redirect("counter_slip", code=office.code, booking_code=booking.code)
+
+
+@login_required
+def counter_slip(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
+    """The printable counter slip: the plate, or everything to bring next time."""
+    office = _clerk_office(request, code)
+    booking = get_object_or_404(
+        Booking.objects.select_related("resident", "ebike", "office"),
+        office=office,
+        code=booking_code.upper(),
+    )
+    return render(
+        request,
+        "counter/slip.html",
+        {
+            "office": office,
+            "booking": booking,
+            "inspection": booking.inspections.order_by("-at").first(),
+            "registration": getattr(booking, "registration", None),
         },
     )

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto, services
 from .idnumber import parse_id_number
-from .models import EBike, PlateRegistration, Resident, User
+from .models import EBike, PlateNumber, PlateRegistration, Resident, User
 
 
 @admin.register(User)
@@ -101,3 +101,19 @@ class PlateRegistrationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # a plate number is issued once; history stays
+
+
+@admin.register(PlateNumber)
+class PlateNumberAdmin(admin.ModelAdmin):
+    """Plate stock; load ranges with `manage.py load_plates`, void damaged plates here."""
+
+    list_display = ["number", "office", "status", "note", "loaded_at", "changed_at"]
+    list_filter = ["office", "status"]
+    search_fields = ["number"]
+    readonly_fields = ["number", "office", "status", "loaded_at", "changed_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

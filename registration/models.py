@@ -179,3 +179,41 @@ class PlateRegistration(models.Model):
 
     def __str__(self) -> str:
         return self.plate_number
+
+
+class PlateNumber(models.Model):
+    """A physical plate in an office's stock: loaded by admins, issued once, or voided."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", _("available")
+        ISSUED = "issued", _("issued")
+        VOIDED = "voided", _("voided (damaged or lost)")
+
+    number = models.CharField(_("plate number"), max_length=16, unique=True)
+    office = models.ForeignKey(
+        "offices.Office",
+        on_delete=models.PROTECT,
+        related_name="plate_stock",
+        verbose_name=_("office"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.AVAILABLE
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    loaded_at = models.DateTimeField(_("loaded at"))
+    changed_at = models.DateTimeField(_("changed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("plate in stock")
+        verbose_name_plural = _("plate stock")
+        ordering = ["office", "number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["available", "issued", "voided"]),
+                name="plate_stock_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["office", "status"], name="plate_stock_office_status")]
+
+    def __str__(self) -> str:
+        return self.number

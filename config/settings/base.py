@@ -238,6 +238,10 @@ AVAILABILITY_DAYS = env_int("AVAILABILITY_DAYS", 7, minimum=1)
 # Seconds the availability page may be served from cache; booking changes clear it at once.
 AVAILABILITY_CACHE_SECONDS = env_int("AVAILABILITY_CACHE_SECONDS", 30)
 
+# The city's plate number format (a regular expression over the whole number), e.g.
+# Yingkou's e-bike plates as a letter and five digits after the city's prefix.
+PLATE_NUMBER_PATTERN = env.str("PLATE_NUMBER_PATTERN", default=r"营口[A-Z][0-9]{5}")
+
 # SMS: the development backend logs codes; production posts to an HTTP gateway.
 SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
 SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")

@@ -36,6 +36,12 @@ class Command(BaseCommand):
             first.clerks.add(clerk)
             vao.clerks.add(clerk)
             self._resident(resident_user)
+            # Fictional plate stock: one letter per office, 100 plates each.
+            for letter, office in zip("ABCDEFGHJK", Office.objects.order_by("code"), strict=False):
+                if not office.plate_stock.exists():
+                    registration_services.plate_stock_load(
+                        office=office, prefix=f"营口{letter}", first=1, last=100
+                    )
 
         today = timezone.localdate()
         for offset in range(options["days"] + 1):

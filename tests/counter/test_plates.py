@@ -1,0 +1,175 @@
+"""Inspection and plate issue at the counter: stock, format, once per frame and number."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from appointments import services as booking_services
+from appointments.models import AuditEntry, Booking, Inspection, Slot
+from registration import services
+from registration.models import EBike, PlateNumber, PlateRegistration, User
+
+BEFORE = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def checked_in(make_office, make_resident, settings):
+    settings.PLATE_NUMBER_PATTERN = r"营口[A-Z][0-9]{5}"
+    office = make_office()
+    clerk = User.objects.create_user(email="clerk@test.example.org")
+    office.clerks.add(clerk)
+    slot = Slot.objects.create(
+        office=office,
+        date=datetime.date(2030, 1, 7),
+        start=datetime.time(9),
+        end=datetime.time(10),
+        capacity=5,
+    )
+
+    def make(n=1):
+        resident = make_resident()
+        ebike = EBike.objects.create(resident=resident, frame_number=f"FRAME{n:07d}", brand="X")
+        booking = booking_services.booking_create(
+            resident=resident, slot_id=slot.pk, ebike=ebike, now=BEFORE
+        )
+        Booking.objects.filter(pk=booking.pk).update(status="checked_in")
+        booking.refresh_from_db()
+        return booking
+
+    services.plate_stock_load(office=office, prefix="营口A", first=1, last=20)
+    return office, clerk, make
+
+
+def test_stock_is_loaded_in_the_citys_format_and_never_twice(checked_in):
+    office, _, _ = checked_in
+    assert PlateNumber.objects.filter(office=office, status="available").count() == 20
+    assert PlateNumber.objects.filter(number="营口A00001").exists()
+    with pytest.raises(ValidationError):
+        services.plate_stock_load(office=office, prefix="营口A", first=15, last=30)
+    assert PlateNumber.objects.count() == 20
+    with pytest.raises(ValidationError):
+        services.plate_number_clean("ABC12345")
+
+
+def test_a_passed_inspection_issues_the_typed_plate_and_completes(checked_in):
+    office, clerk, make = checked_in
+    booking = make()
+    inspection, registration = services.plate_issue(
+        booking=booking, clerk=clerk, office=office, failed_items=[], plate_number="营口a 00003"
+    )
+    assert inspection.passed
+    assert registration.plate_number == "营口A00003"
+    assert (registration.ebike, registration.clerk, registration.booking) == (
+        booking.ebike,
+        clerk,
+        Booking.objects.get(pk=booking.pk),
+    )
+    assert Booking.objects.get(pk=booking.pk).status == "completed"
+    assert PlateNumber.objects.get(number="营口A00003").status == "issued"
+    assert AuditEntry.objects.filter(action="registration", booking=booking).count() == 1
+
+
+def test_a_failed_inspection_keeps_the_whole_list_and_uses_no_plate(checked_in):
+    office, clerk, make = checked_in
+    booking = make()
+    inspection, registration = services.plate_issue(
+        booking=booking,
+        clerk=clerk,
+        office=office,
+        failed_items=["invoice", "numbers"],
+        plate_number="营口A00004",
+    )
+    assert registration is None
+    assert Inspection.objects.get(pk=inspection.pk).failed_items == ["invoice", "numbers"]
+    assert len(inspection.failed_labels()) == 2
+    assert Booking.objects.get(pk=booking.pk).status == "inspection_failed"
+    assert PlateNumber.objects.get(number="营口A00004").status == "available"
+    assert not PlateRegistration.objects.exists()
+
+
+def test_a_plate_already_issued_or_not_in_stock_is_refused(checked_in):
+    office, clerk, make = checked_in
+    first, second = make(1), make(2)
+    services.plate_issue(
+        booking=first, clerk=clerk, office=office, failed_items=[], plate_number="营口A00005"
+    )
+    for number in ["营口A00005", "营口A00099", "营口B00001"]:
+        with pytest.raises(ValidationError):
+            services.plate_issue(
+                booking=second, clerk=clerk, office=office, failed_items=[], plate_number=number
+            )
+    assert Booking.objects.get(pk=second.pk).status == "checked_in"
+    assert PlateRegistration.objects.count() == 1
+
+
+def test_a_voided_plate_is_never_issued(checked_in):
+    office, clerk, make = checked_in
+    services.plate_void(office=office, number="营口A00006", reason="bent")
+    with pytest.raises(ValidationError):
+        services.plate_issue(
+            booking=make(), clerk=clerk, office=office, failed_items=[], plate_number="营口A00006"
+        )
+
+
+def test_one_plate_per_frame_even_bypassing_the_service(checked_in):
+    office, clerk, make = checked_in
+    booking = make()
+    services.plate_issue(
+        booking=booking, clerk=clerk, office=office, failed_items=[], plate_number="营口A00007"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PlateRegistration.objects.create(
+            plate_number="营口A00008",
+            ebike=booking.ebike,
+            office=office,
+            channel="online",
+            registered_at=BEFORE,
+        )
+
+
+def test_only_checked_in_bookings_and_own_office(checked_in, make_office):
+    office, clerk, make = checked_in
+    booking = make()
+    Booking.objects.filter(pk=booking.pk).update(status="booked")
+    with pytest.raises(booking_services.CheckInRefused):
+        services.plate_issue(
+            booking=booking, clerk=clerk, office=office, failed_items=[], plate_number="营口A00009"
+        )
+    other = make_office()
+    with pytest.raises(booking_services.NotYourOffice):
+        services.plate_issue(
+            booking=booking, clerk=clerk, office=other, failed_items=[], plate_number="营口A00009"
+        )
+
+
+def test_counter_page_registers_and_prints_the_slip(checked_in, client):
+    office, clerk, make = checked_in
+    booking = make()
+    client.force_login(clerk)
+    url = f"/counter/{office.code}/bookings/{booking.code}/"
+    response = client.post(
+        url, {"action": "register", "plate_number": "营口A00010"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response["Location"] == url + "slip/"
+    slip = client.get(url + "slip/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "营口A00010" in slip
+    assert "Registration is free. Insurance is voluntary" in slip
+
+
+def test_counter_page_records_a_failed_inspection_for_the_resident(checked_in, client):
+    office, clerk, make = checked_in
+    booking = make()
+    client.force_login(clerk)
+    url = f"/counter/{office.code}/bookings/{booking.code}/"
+    client.post(url, {"action": "register", "failed": ["invoice", "standard"]})
+    slip = client.get(url + "slip/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The purchase invoice is there" in slip and "national standard" in slip
+    resident_user = User.objects.create_user(email="owner@test.example.org")
+    booking.resident.user = resident_user
+    booking.resident.save(update_fields=["user"])
+    client.force_login(resident_user)
+    page = client.get(f"/bookings/{booking.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The purchase invoice is there" in page
+    assert not PlateRegistration.objects.exists()
