@@ -19,6 +19,12 @@ class Channel(models.TextChoices):
     WALKIN_WINDOW = "walkin_window", _("walk-in window")
 
 
+class WalkinReason(models.TextChoices):
+    VETERAN = "veteran", _("veteran")
+    SENIOR = "senior", _("aged 65 or over")
+    WINDOW = "window", _("walk-in window")
+
+
 class DayRelease(models.Model):
     """Marks that an office's day has been released; its existence makes release idempotent."""
 
@@ -130,6 +136,13 @@ class Booking(models.Model):
     source = models.CharField(
         _("source"), max_length=20, choices=Channel.choices, default=Channel.ONLINE
     )
+    # Without a booking, only these reasons let a person be served (see WalkinReason).
+    walkin_reason = models.CharField(
+        _("walk-in reason"), max_length=20, choices=WalkinReason.choices, blank=True
+    )
+    veteran_certificate = models.CharField(
+        _("veteran certificate number"), max_length=40, blank=True
+    )
     created_at = models.DateTimeField(_("booked at"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
@@ -166,6 +179,23 @@ class Booking(models.Model):
             models.CheckConstraint(
                 condition=~Q(source="online") | Q(slot__isnull=False),
                 name="online_booking_has_slot",
+            ),
+            # Served without a booking only for one of the fixed reasons.
+            models.CheckConstraint(
+                condition=Q(source="online", walkin_reason="")
+                | Q(source="priority_walkin", walkin_reason__in=["veteran", "senior"])
+                | Q(source="walkin_window", walkin_reason="window"),
+                name="walkin_has_a_listed_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(walkin_reason="veteran") | ~Q(veteran_certificate=""),
+                name="veteran_walkin_has_certificate",
+            ),
+            # One e-bike per person through the priority rule, ever (cancelled ones aside).
+            models.UniqueConstraint(
+                fields=["resident"],
+                condition=Q(source="priority_walkin") & Q(status__in=["checked_in", "completed"]),
+                name="one_priority_walkin_per_person",
             ),
         ]
         indexes = [

@@ -553,3 +553,99 @@ def booking_mark_no_show(
             clerk=clerk, office=office, action=AuditEntry.Action.NO_SHOW, booking=locked, now=now
         )
     return locked
+
+
+class WalkinRefused(BookingError):
+    """A person who may not be served without a booking; the message says why."""
+
+
+def priority_walkin_start(
+    *,
+    office,
+    clerk,
+    real_name: str,
+    id_number: str,
+    reason: str,
+    veteran_certificate: str = "",
+    frame_number: str,
+    brand: str,
+    model: str = "",
+    now: datetime.datetime | None = None,
+) -> Booking:
+    """Serve a veteran or a person aged 65+ without a booking, checked in at once.
+
+    Only at main-urban offices, for one e-bike registered in the person's own name, once
+    per person (a database constraint). The age comes from the ID number's birth date.
+    """
+    from django.core.exceptions import ValidationError
+
+    from registration import services as registration_services
+    from registration.idnumber import parse_id_number
+
+    from .models import AuditEntry, WalkinReason
+
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    if not clerk_can_serve(clerk, office):
+        raise NotYourOffice(_("You are not a clerk of this office."))
+    if not office.is_main_urban:
+        raise WalkinRefused(_("Priority walk-ins are served at main-urban service points."))
+    parsed = parse_id_number(id_number, today=today)
+    if reason == WalkinReason.SENIOR:
+        age = parsed.age_on(today)
+        if age < 65:
+            raise WalkinRefused(
+                _("Refused: %(age)d years old today by the ID number; the rule is 65 or over.")
+                % {"age": age}
+            )
+    elif reason == WalkinReason.VETERAN:
+        if not veteran_certificate.strip():
+            raise WalkinRefused(_("Record the veteran certificate number."))
+    else:
+        raise WalkinRefused(_("Without a booking only veterans and people aged 65+ are served."))
+    with transaction.atomic():
+        resident = registration_services.resident_find_by_id_number(parsed.number)
+        if resident is None:
+            resident = registration_services.resident_create(
+                real_name=real_name, id_number=parsed.number, today=today
+            )
+        elif Booking.objects.filter(
+            resident=resident,
+            source=Channel.PRIORITY_WALKIN,
+            status__in=[Booking.Status.CHECKED_IN, Booking.Status.COMPLETED],
+        ).exists():
+            raise WalkinRefused(
+                _("Refused: this person has already registered an e-bike as a priority walk-in.")
+            )
+        try:
+            ebike = registration_services.ebike_add(
+                resident=resident, frame_number=frame_number, brand=brand, model=model
+            )
+            with transaction.atomic():
+                booking = Booking.objects.create(
+                    resident=resident,
+                    ebike=ebike,
+                    office=office,
+                    date=today,
+                    source=Channel.PRIORITY_WALKIN,
+                    walkin_reason=reason,
+                    veteran_certificate=veteran_certificate.strip(),
+                    status=Booking.Status.CHECKED_IN,
+                    created_at=now,
+                    checked_in_at=now,
+                )
+        except IntegrityError:
+            raise WalkinRefused(
+                _("Refused: this person already holds a booking or a priority walk-in.")
+            ) from None
+        except ValidationError as exc:
+            raise WalkinRefused(exc.messages[0]) from None
+        audit_record(
+            clerk=clerk,
+            office=office,
+            action=AuditEntry.Action.CHECK_IN,
+            booking=booking,
+            detail=f"priority walk-in: {reason}",
+            now=now,
+        )
+    return booking

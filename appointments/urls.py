@@ -14,6 +14,7 @@ urlpatterns = [
     path("bookings/<str:code>/move/", views.booking_move, name="booking_move"),
     path("counter/", views.counter_home, name="counter_home"),
     path("counter/<slug:code>/", views.counter_board, name="counter_board"),
+    path("counter/<slug:code>/walkin/", views.counter_walkin, name="counter_walkin"),
     path(
         "counter/<slug:code>/bookings/<str:booking_code>/",
         views.counter_booking,

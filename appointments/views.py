@@ -17,7 +17,7 @@ from registration.selectors import resident_for_user
 
 from . import cache as availability_cache
 from . import selectors, services
-from .forms import BookForm, MoveForm
+from .forms import BookForm, MoveForm, PriorityWalkinForm
 from .ics import booking_ics
 from .models import AuditEntry, Booking, Inspection, Slot
 from .qr import qr_payload, qr_svg
@@ -410,3 +410,23 @@ def counter_slip(request: HttpRequest, code: str, booking_code: str) -> HttpResp
             "registration": getattr(booking, "registration", None),
         },
     )
+
+
+@login_required
+def counter_walkin(request: HttpRequest, code: str) -> HttpResponse:
+    """A veteran or a person aged 65+ served without a booking (priority walk-in)."""
+    office = _clerk_office(request, code)
+    form = PriorityWalkinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            booking = services.priority_walkin_start(
+                office=office, clerk=request.user, **form.cleaned_data
+            )
+        except services.WalkinRefused as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            form.add_error("id_number", exc)
+        else:
+            messages.success(request, _("Priority walk-in checked in."))
+            return redirect("counter_booking", code=office.code, booking_code=booking.code)
+    return render(request, "counter/walkin.html", {"office": office, "form": form})

@@ -226,7 +226,7 @@ def plate_issue(*, booking, clerk, office, failed_items: list[str], plate_number
             office=office,
             clerk=clerk,
             booking=locked,
-            channel=Channel.ONLINE,
+            channel=locked.source if locked.source in Channel.values else Channel.ONLINE,
             registered_at=now,
         )
         locked.status = Booking.Status.COMPLETED

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db.models import F
 from django.test import Client
 from django.utils import formats, translation
 from icalendar import Calendar
@@ -428,11 +429,17 @@ def test_office_day_unknown_office_or_bad_date_is_404(clock, make_office, client
 
 
 def no_show(resident, office, day):
+    """An online booking of a past day that the resident did not turn up for."""
+    slot, _ = Slot.objects.get_or_create(
+        office=office, date=day, start=T9, defaults={"end": T10, "capacity": 50}
+    )
+    Slot.objects.filter(pk=slot.pk).update(booked=F("booked") + 1)
     return Booking.objects.create(
         resident=resident,
         office=office,
         date=day,
-        source=Channel.PRIORITY_WALKIN,
+        slot=slot,
+        source=Channel.ONLINE,
         status=Booking.Status.NO_SHOW,
         created_at=NOW,
     )

@@ -1,0 +1,142 @@
+"""Priority walk-ins: veterans and people aged 65+ (by the ID's birth date), once per person."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.test import Client
+from django.utils import timezone, translation
+
+from appointments import services
+from appointments.models import Booking
+from registration import services as registration_services
+from registration.models import PlateRegistration, User
+from tests.conftest import make_id_number
+
+
+@pytest.fixture
+def desk(make_office):
+    office = make_office(is_main_urban=True)
+    clerk = User.objects.create_user(email="clerk@test.example.org")
+    office.clerks.add(clerk)
+    return office, clerk
+
+
+def birth_years_ago(years: int, days: int = 0) -> str:
+    today = timezone.localdate()
+    if (today.month, today.day) == (2, 29):  # no 29 February in most years
+        today -= datetime.timedelta(days=1)
+    born = today.replace(year=today.year - years) + datetime.timedelta(days=days)
+    return born.strftime("%Y%m%d")
+
+
+def walkin(desk, *, id_number, reason="senior", frame="WALKIN0001", **extra):
+    office, clerk = desk
+    return services.priority_walkin_start(
+        office=office,
+        clerk=clerk,
+        real_name="Old Wang",
+        id_number=id_number,
+        reason=reason,
+        frame_number=frame,
+        brand="Yadea",
+        **extra,
+    )
+
+
+def test_a_person_who_turns_65_today_is_served(desk):
+    booking = walkin(desk, id_number=make_id_number(birth=birth_years_ago(65)))
+    assert (booking.status, booking.source, booking.walkin_reason) == (
+        "checked_in",
+        "priority_walkin",
+        "senior",
+    )
+    assert booking.ebike.resident == booking.resident  # in the person's own name
+
+
+def test_a_64_year_old_is_refused_with_the_reason(desk):
+    with translation.override("en"), pytest.raises(services.WalkinRefused) as exc:
+        walkin(desk, id_number=make_id_number(birth=birth_years_ago(65, days=1)))
+    assert "64 years old" in str(exc.value)
+    assert not Booking.objects.exists()
+
+
+def test_a_veteran_needs_the_certificate_number(desk):
+    number = make_id_number(birth="19900101")
+    with pytest.raises(services.WalkinRefused):
+        walkin(desk, id_number=number, reason="veteran")
+    booking = walkin(desk, id_number=number, reason="veteran", veteran_certificate="VET-001")
+    assert booking.veteran_certificate == "VET-001"
+
+
+def test_only_once_per_person_even_with_another_e_bike(desk):
+    number = make_id_number(birth=birth_years_ago(70))
+    first = walkin(desk, id_number=number)
+    office, clerk = desk
+    registration_services.plate_stock_load(office=office, prefix="营口A", first=1, last=2)
+    registration_services.plate_issue(
+        booking=first, clerk=clerk, office=office, failed_items=[], plate_number="营口A00001"
+    )
+    assert PlateRegistration.objects.get().channel == "priority_walkin"
+    with pytest.raises(services.WalkinRefused):
+        walkin(desk, id_number=number, frame="WALKIN0002")
+    assert Booking.objects.filter(source="priority_walkin").count() == 1
+
+
+def test_the_database_refuses_a_second_priority_walkin(desk):
+    first = walkin(desk, id_number=make_id_number(birth=birth_years_ago(70)))
+    Booking.objects.filter(pk=first.pk).update(status="completed")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Booking.objects.create(
+            resident=first.resident,
+            office=first.office,
+            date=first.date,
+            source="priority_walkin",
+            walkin_reason="senior",
+            status="checked_in",
+            created_at=timezone.now(),
+        )
+
+
+def test_no_reason_no_service_enforced_by_the_database(desk):
+    first = walkin(desk, id_number=make_id_number(birth=birth_years_ago(70)))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Booking.objects.filter(pk=first.pk).update(walkin_reason="")
+
+
+def test_not_at_an_office_outside_the_main_urban_area(make_office):
+    office = make_office(is_main_urban=False)
+    clerk = User.objects.create_user(email="clerk2@test.example.org")
+    office.clerks.add(clerk)
+    with pytest.raises(services.WalkinRefused):
+        walkin((office, clerk), id_number=make_id_number(birth=birth_years_ago(80)))
+
+
+def test_the_counter_form_serves_a_senior(desk):
+    office, clerk = desk
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(clerk)
+    response = client.post(
+        f"/counter/{office.code}/walkin/",
+        {
+            "reason": "senior",
+            "real_name": "Old Li",
+            "id_number": make_id_number(birth=birth_years_ago(66), seq="333"),
+            "frame_number": "WALKIN0009",
+            "brand": "Yadea",
+        },
+    )
+    booking = Booking.objects.get(source="priority_walkin")
+    assert response["Location"] == f"/counter/{office.code}/bookings/{booking.code}/"
+    refused = client.post(
+        f"/counter/{office.code}/walkin/",
+        {
+            "reason": "senior",
+            "real_name": "Young Zhao",
+            "id_number": make_id_number(birth=birth_years_ago(40), seq="335"),
+            "frame_number": "WALKIN0010",
+            "brand": "Yadea",
+        },
+    )
+    assert refused.status_code == 200
+    assert "the rule is 65 or over" in refused.content.decode()
