@@ -4,7 +4,15 @@ from django.utils.translation import gettext_lazy as _
 
 from offices import services as quota_services
 
-from .models import AuditEntry, Booking, DayRelease, Inspection, Notification, Slot
+from .models import (
+    AuditEntry,
+    Booking,
+    DayRelease,
+    Inspection,
+    Notification,
+    QueueTicket,
+    Slot,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -104,3 +112,10 @@ class InspectionAdmin(ReadOnlyAdmin):
     list_display = ["at", "booking", "clerk", "failed_items"]
     search_fields = ["booking__code"]
     date_hierarchy = "at"
+
+
+@admin.register(QueueTicket)
+class QueueTicketAdmin(ReadOnlyAdmin):
+    list_display = ["date", "office", "number", "status", "issued_at", "called_at", "served_at"]
+    list_filter = ["status", "office"]
+    date_hierarchy = "date"

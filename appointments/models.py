@@ -270,6 +270,7 @@ class AuditEntry(models.Model):
         NO_SHOW = "no_show", _("no-show marked")
         INSPECTION = "inspection", _("inspection failed")
         REGISTRATION = "registration", _("plate issued")
+        QUEUE = "queue", _("walk-in queue")
 
     clerk = models.ForeignKey(
         "registration.User",
@@ -317,6 +318,7 @@ class AuditEntry(models.Model):
                         "no_show",
                         "inspection",
                         "registration",
+                        "queue",
                     ]
                 ),
                 name="audit_action_valid",
@@ -360,3 +362,48 @@ class Inspection(models.Model):
     def failed_labels(self) -> list[str]:
         labels = dict(self.Item.choices)
         return [str(labels.get(item, item)) for item in self.failed_items]
+
+
+class QueueTicket(models.Model):
+    """A numbered ticket for the same-day walk-in window; numbers restart every day."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        CALLED = "called", _("called")
+        SERVED = "served", _("served")
+        SKIPPED = "skipped", _("skipped")
+
+    office = models.ForeignKey(
+        "offices.Office", on_delete=models.PROTECT, related_name="tickets", verbose_name=_("office")
+    )
+    date = models.DateField(_("date"))
+    number = models.PositiveIntegerField(_("number"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.WAITING
+    )
+    issued_at = models.DateTimeField(_("issued at"))
+    called_at = models.DateTimeField(_("called at"), null=True, blank=True)
+    served_at = models.DateTimeField(_("served at"), null=True, blank=True)
+    booking = models.OneToOneField(
+        Booking,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ticket",
+        verbose_name=_("booking"),
+    )
+
+    class Meta:
+        verbose_name = _("queue ticket")
+        verbose_name_plural = _("queue tickets")
+        ordering = ["date", "office", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["office", "date", "number"], name="one_ticket_number"),
+            models.CheckConstraint(
+                condition=Q(status__in=["waiting", "called", "served", "skipped"]),
+                name="ticket_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.date:%Y-%m-%d} #{self.number}"

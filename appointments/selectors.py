@@ -351,3 +351,36 @@ def counter_find(*, office: Office, query: str) -> list[Booking]:
     if phone:
         return list(base.filter(Q(resident__phone=phone) | Q(resident__user__phone=phone))[:20])
     return list(base.filter(code=text)[:1])
+
+
+@dataclass(frozen=True)
+class QueueState:
+    called: list  # tickets being called, newest call first
+    waiting: int
+    mean_service_minutes: float | None
+
+    @property
+    def estimated_wait_minutes(self) -> int | None:
+        if self.mean_service_minutes is None:
+            return None
+        return round(self.waiting * self.mean_service_minutes)
+
+
+def queue_state(*, office: Office, day: datetime.date) -> QueueState:
+    """The display board's numbers and the estimated wait from today's service times."""
+    from .models import QueueTicket
+
+    tickets = list(QueueTicket.objects.filter(office=office, date=day))
+    called = sorted(
+        (t for t in tickets if t.status == QueueTicket.Status.CALLED),
+        key=lambda t: t.called_at,
+        reverse=True,
+    )
+    waiting = sum(1 for t in tickets if t.status == QueueTicket.Status.WAITING)
+    durations = [
+        (t.served_at - t.called_at).total_seconds() / 60
+        for t in tickets
+        if t.status == QueueTicket.Status.SERVED and t.called_at and t.served_at
+    ]
+    mean = sum(durations) / len(durations) if durations else None
+    return QueueState(called=called[:5], waiting=waiting, mean_service_minutes=mean)

@@ -649,3 +649,162 @@ def priority_walkin_start(
             now=now,
         )
     return booking
+
+
+# --- the walk-in window queue -------------------------------------------------------------
+
+
+class QueueError(BookingError):
+    pass
+
+
+def _queue_office(office, clerk):
+    if not clerk_can_serve(clerk, office):
+        raise NotYourOffice(_("You are not a clerk of this office."))
+    if not office.has_walkin_window:
+        raise QueueError(_("This office has no same-day walk-in window."))
+
+
+def ticket_issue(*, office, clerk, now: datetime.datetime | None = None):
+    """Hand out the next number of the day (numbers restart every day)."""
+    from offices.models import Office
+
+    from .models import QueueTicket
+
+    now = now or timezone.now()
+    _queue_office(office, clerk)
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        Office.objects.select_for_update().filter(pk=office.pk).first()  # one issuer at a time
+        last = (
+            QueueTicket.objects.filter(office=office, date=today)
+            .order_by("-number")
+            .values_list("number", flat=True)
+            .first()
+        )
+        return QueueTicket.objects.create(
+            office=office, date=today, number=(last or 0) + 1, issued_at=now
+        )
+
+
+def _ticket_audit(ticket, clerk, what, now):
+    from .models import AuditEntry
+
+    audit_record(
+        clerk=clerk,
+        office=ticket.office,
+        action=AuditEntry.Action.QUEUE,
+        booking=ticket.booking,
+        detail=f"{what} #{ticket.number}",
+        now=now,
+    )
+
+
+def ticket_call_next(*, office, clerk, now: datetime.datetime | None = None):
+    """Call the lowest waiting number of today, or return None when nobody waits."""
+    from .models import QueueTicket
+
+    now = now or timezone.now()
+    _queue_office(office, clerk)
+    with transaction.atomic():
+        ticket = (
+            QueueTicket.objects.select_for_update(skip_locked=True)
+            .filter(office=office, date=timezone.localdate(now), status=QueueTicket.Status.WAITING)
+            .order_by("number")
+            .first()
+        )
+        if ticket is None:
+            return None
+        ticket.status = QueueTicket.Status.CALLED
+        ticket.called_at = now
+        ticket.save(update_fields=["status", "called_at"])
+        _ticket_audit(ticket, clerk, "call", now)
+    return ticket
+
+
+def ticket_recall(*, ticket, clerk, now: datetime.datetime | None = None):
+    from .models import QueueTicket
+
+    now = now or timezone.now()
+    _queue_office(ticket.office, clerk)
+    if ticket.status != QueueTicket.Status.CALLED:
+        raise QueueError(_("Only a called number can be called again."))
+    ticket.called_at = now
+    ticket.save(update_fields=["called_at"])
+    _ticket_audit(ticket, clerk, "recall", now)
+    return ticket
+
+
+def ticket_skip(*, ticket, clerk, now: datetime.datetime | None = None):
+    from .models import QueueTicket
+
+    now = now or timezone.now()
+    _queue_office(ticket.office, clerk)
+    updated = QueueTicket.objects.filter(
+        pk=ticket.pk, status__in=[QueueTicket.Status.WAITING, QueueTicket.Status.CALLED]
+    ).update(status=QueueTicket.Status.SKIPPED)
+    if not updated:
+        raise QueueError(_("This number is already served or skipped."))
+    ticket.refresh_from_db()
+    _ticket_audit(ticket, clerk, "skip", now)
+    return ticket
+
+
+def ticket_serve(
+    *,
+    ticket,
+    clerk,
+    real_name: str,
+    id_number: str,
+    frame_number: str,
+    brand: str,
+    model: str = "",
+    now: datetime.datetime | None = None,
+) -> Booking:
+    """Serve a called number: the person is checked in on the walk-in window channel and
+    goes through the same inspection and registration as a booking."""
+    from django.core.exceptions import ValidationError
+
+    from registration import services as registration_services
+    from registration.idnumber import parse_id_number
+
+    from .models import QueueTicket, WalkinReason
+
+    now = now or timezone.now()
+    _queue_office(ticket.office, clerk)
+    parsed = parse_id_number(id_number, today=timezone.localdate(now))
+    with transaction.atomic():
+        locked = QueueTicket.objects.select_for_update().get(pk=ticket.pk)
+        if locked.status != QueueTicket.Status.CALLED:
+            raise QueueError(_("Call this number before serving it."))
+        resident = registration_services.resident_find_by_id_number(parsed.number)
+        try:
+            with transaction.atomic():
+                if resident is None:
+                    resident = registration_services.resident_create(
+                        real_name=real_name, id_number=parsed.number
+                    )
+                ebike = registration_services.ebike_add(
+                    resident=resident, frame_number=frame_number, brand=brand, model=model
+                )
+                booking = Booking.objects.create(
+                    resident=resident,
+                    ebike=ebike,
+                    office=locked.office,
+                    date=locked.date,
+                    source=Channel.WALKIN_WINDOW,
+                    walkin_reason=WalkinReason.WINDOW,
+                    status=Booking.Status.CHECKED_IN,
+                    created_at=now,
+                    checked_in_at=now,
+                )
+        except IntegrityError:
+            raise QueueError(_("This person already holds an active booking.")) from None
+        except ValidationError as exc:
+            raise QueueError(exc.messages[0]) from None
+        locked.status = QueueTicket.Status.SERVED
+        locked.served_at = now
+        locked.booking = booking
+        locked.save(update_fields=["status", "served_at", "booking"])
+        _ticket_audit(locked, clerk, "serve", now)
+    return booking

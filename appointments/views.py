@@ -17,9 +17,9 @@ from registration.selectors import resident_for_user
 
 from . import cache as availability_cache
 from . import selectors, services
-from .forms import BookForm, MoveForm, PriorityWalkinForm
+from .forms import BookForm, MoveForm, PriorityWalkinForm, WindowServeForm
 from .ics import booking_ics
-from .models import AuditEntry, Booking, Inspection, Slot
+from .models import AuditEntry, Booking, Inspection, QueueTicket, Slot
 from .qr import qr_payload, qr_svg
 
 
@@ -430,3 +430,62 @@ def counter_walkin(request: HttpRequest, code: str) -> HttpResponse:
             messages.success(request, _("Priority walk-in checked in."))
             return redirect("counter_booking", code=office.code, booking_code=booking.code)
     return render(request, "counter/walkin.html", {"office": office, "form": form})
+
+
+@login_required
+def counter_queue(request: HttpRequest, code: str) -> HttpResponse:
+    """The walk-in window: issue numbers, call, recall, skip, serve."""
+    office = _clerk_office(request, code)
+    if not office.has_walkin_window:
+        raise Http404
+    today = timezone.localdate()
+    serve_form = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        ticket = QueueTicket.objects.filter(
+            office=office, date=today, pk=_positive_int(request.POST.get("ticket"))
+        ).first()
+        try:
+            if action == "issue":
+                issued = services.ticket_issue(office=office, clerk=request.user)
+                messages.success(request, _("Number %(n)d issued.") % {"n": issued.number})
+            elif action == "call":
+                if services.ticket_call_next(office=office, clerk=request.user) is None:
+                    messages.info(request, _("Nobody is waiting."))
+            elif action in ("recall", "skip") and ticket is not None:
+                handler = services.ticket_recall if action == "recall" else services.ticket_skip
+                handler(ticket=ticket, clerk=request.user)
+            elif action == "serve" and ticket is not None:
+                serve_form = WindowServeForm(request.POST)
+                if serve_form.is_valid():
+                    data = {k: v for k, v in serve_form.cleaned_data.items() if k != "ticket"}
+                    booking = services.ticket_serve(ticket=ticket, clerk=request.user, **data)
+                    return redirect("counter_booking", code=office.code, booking_code=booking.code)
+            else:
+                raise Http404
+        except (services.BookingError, ValidationError) as exc:
+            messages.error(request, exc.messages[0] if hasattr(exc, "messages") else str(exc))
+        if serve_form is None or serve_form.is_valid():
+            return redirect("counter_queue", code=office.code)
+    tickets = QueueTicket.objects.filter(office=office, date=today).order_by("number")
+    return render(
+        request,
+        "counter/queue.html",
+        {
+            "office": office,
+            "tickets": tickets,
+            "state": selectors.queue_state(office=office, day=today),
+            "serve_form": serve_form or WindowServeForm(),
+            "Status": QueueTicket.Status,
+        },
+    )
+
+
+def display_board(request: HttpRequest, code: str) -> HttpResponse:
+    """The hall screen: numbers being called; refreshes by itself."""
+    office = get_object_or_404(Office, code=code, is_active=True, has_walkin_window=True)
+    return render(
+        request,
+        "counter/display.html",
+        {"office": office, "state": selectors.queue_state(office=office, day=timezone.localdate())},
+    )

@@ -1,0 +1,123 @@
+"""The walk-in window: numbers restart daily, call/recall/skip/serve, the hall display."""
+
+import datetime
+import zoneinfo
+
+import pytest
+from django.test import Client
+
+from appointments import selectors, services
+from appointments.models import AuditEntry, Booking, QueueTicket
+from registration.models import User
+from tests.conftest import make_id_number
+
+SH = zoneinfo.ZoneInfo("Asia/Shanghai")
+MORNING = datetime.datetime(2030, 1, 7, 9, 0, tzinfo=SH)
+
+
+@pytest.fixture
+def window(make_office):
+    office = make_office(has_walkin_window=True, is_main_urban=False)
+    clerk = User.objects.create_user(email="window@test.example.org")
+    office.clerks.add(clerk)
+    return office, clerk
+
+
+def test_numbers_count_up_and_restart_the_next_day(window):
+    office, clerk = window
+    numbers = [
+        services.ticket_issue(office=office, clerk=clerk, now=MORNING).number for _ in range(3)
+    ]
+    assert numbers == [1, 2, 3]
+    tomorrow = MORNING + datetime.timedelta(days=1)
+    assert services.ticket_issue(office=office, clerk=clerk, now=tomorrow).number == 1
+
+
+def test_call_recall_skip_and_serve_with_the_estimated_wait(window):
+    office, clerk = window
+    for _ in range(4):
+        services.ticket_issue(office=office, clerk=clerk, now=MORNING)
+    first = services.ticket_call_next(office=office, clerk=clerk, now=MORNING)
+    assert first.number == 1
+    services.ticket_recall(ticket=first, clerk=clerk, now=MORNING + datetime.timedelta(minutes=1))
+    booking = services.ticket_serve(
+        ticket=first,
+        clerk=clerk,
+        real_name="Walk In",
+        id_number=make_id_number(seq="771"),
+        frame_number="WINDOW0001",
+        brand="Yadea",
+        now=MORNING + datetime.timedelta(minutes=11),
+    )
+    assert (booking.source, booking.walkin_reason, booking.status) == (
+        "walkin_window",
+        "window",
+        "checked_in",
+    )
+    second = services.ticket_call_next(office=office, clerk=clerk, now=MORNING)
+    services.ticket_skip(ticket=second, clerk=clerk, now=MORNING)
+    state = selectors.queue_state(office=office, day=MORNING.date())
+    assert state.waiting == 2
+    assert state.mean_service_minutes == 10  # called (recalled) at 9:01, served at 9:11
+    assert state.estimated_wait_minutes == 20
+    # call, recall, serve, call, skip
+    assert AuditEntry.objects.filter(action="queue").count() == 5
+    with pytest.raises(services.QueueError):
+        services.ticket_skip(ticket=first, clerk=clerk, now=MORNING)
+
+
+def test_serving_needs_a_called_number(window):
+    office, clerk = window
+    ticket = services.ticket_issue(office=office, clerk=clerk, now=MORNING)
+    with pytest.raises(services.QueueError):
+        services.ticket_serve(
+            ticket=ticket,
+            clerk=clerk,
+            real_name="X",
+            id_number=make_id_number(seq="773"),
+            frame_number="WINDOW0002",
+            brand="Y",
+            now=MORNING,
+        )
+    assert not Booking.objects.exists()
+
+
+def test_offices_without_a_window_and_other_clerks_are_refused(window, make_office):
+    office, clerk = window
+    plain = make_office()
+    plain.clerks.add(clerk)
+    with pytest.raises(services.QueueError):
+        services.ticket_issue(office=plain, clerk=clerk)
+    stranger = User.objects.create_user(email="stranger@test.example.org")
+    with pytest.raises(services.NotYourOffice):
+        services.ticket_issue(office=office, clerk=stranger)
+
+
+def test_queue_page_and_display_board(window):
+    office, clerk = window
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(clerk)
+    url = f"/counter/{office.code}/queue/"
+    client.post(url, {"action": "issue"})
+    client.post(url, {"action": "issue"})
+    client.post(url, {"action": "call"})
+    display = Client(HTTP_ACCEPT_LANGUAGE="en").get(f"/display/{office.code}/").content.decode()
+    assert '<p class="now" aria-live="polite" id="now-calling">1</p>' in display
+    assert 'http-equiv="refresh"' in display
+    ticket = QueueTicket.objects.get(number=1, office=office)
+    response = client.post(
+        url,
+        {
+            "action": "serve",
+            "ticket": ticket.pk,
+            "real_name": "Walk In",
+            "id_number": make_id_number(seq="775"),
+            "frame_number": "WINDOW0003",
+            "brand": "Yadea",
+        },
+    )
+    booking = Booking.objects.get(source="walkin_window")
+    assert response["Location"] == f"/counter/{office.code}/bookings/{booking.code}/"
+    resident = Client()
+    resident.force_login(User.objects.create_user(email="someone@test.example.org"))
+    assert resident.get(url).status_code == 403
