@@ -173,3 +173,44 @@ def test_counter_page_records_a_failed_inspection_for_the_resident(checked_in, c
     page = client.get(f"/bookings/{booking.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "The purchase invoice is there" in page
     assert not PlateRegistration.objects.exists()
+
+
+def test_admins_load_a_range_and_void_plates_in_the_admin(checked_in, admin_user, client):
+    office, _, _ = checked_in
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/registration/platenumber/load/",
+        {"office": office.pk, "prefix": "营口B", "first": 1, "last": 5},
+    )
+    assert response.status_code == 302
+    assert PlateNumber.objects.filter(number__startswith="营口B").count() == 5
+    again = client.post(
+        "/admin/registration/platenumber/load/",
+        {"office": office.pk, "prefix": "营口B", "first": 5, "last": 6},
+    )
+    assert again.status_code == 200  # refused, nothing loaded
+    assert PlateNumber.objects.filter(number__startswith="营口B").count() == 5
+    plate = PlateNumber.objects.get(number="营口B00002")
+    client.post(
+        "/admin/registration/platenumber/",
+        {"action": "void_selected", "_selected_action": [plate.pk]},
+    )
+    plate.refresh_from_db()
+    assert plate.status == "voided" and "admin" in plate.note
+
+
+def test_a_frame_with_a_plate_cannot_get_another(checked_in):
+    office, clerk, make = checked_in
+    first = make(1)
+    services.plate_issue(
+        booking=first, clerk=clerk, office=office, failed_items=[], plate_number="营口A00011"
+    )
+    second = make(2)
+    Booking.objects.filter(pk=second.pk).update(ebike=first.ebike)
+    second.refresh_from_db()
+    with pytest.raises(ValidationError) as exc:
+        services.plate_issue(
+            booking=second, clerk=clerk, office=office, failed_items=[], plate_number="营口A00012"
+        )
+    assert exc.value.code == "frame_has_plate"
+    assert PlateNumber.objects.get(number="营口A00012").status == "available"
