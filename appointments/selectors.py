@@ -384,3 +384,65 @@ def queue_state(*, office: Office, day: datetime.date) -> QueueState:
     ]
     mean = sum(durations) / len(durations) if durations else None
     return QueueState(called=called[:5], waiting=waiting, mean_service_minutes=mean)
+
+
+@dataclass(frozen=True)
+class PreviewDay:
+    date: datetime.date
+    state: str  # "released", "closed" (released or planned closed) or "planned"
+    places: int
+    booked: int
+
+
+def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Office, list]]:
+    """Planned (not yet released) and released places per office for the coming days.
+
+    Planned days use the same rule as the release (``services.day_places``), counting the
+    week's released places and the planned days before them, so the preview says what
+    the release will do with today's configuration.
+    """
+    from django.db.models import Sum
+
+    from .services import day_places, week_bounds
+
+    last = today + datetime.timedelta(days=days - 1)
+    start, end = week_bounds(today)[0], week_bounds(last)[1]
+    offices = list(
+        Office.objects.filter(is_active=True).prefetch_related("windows").order_by("code")
+    )
+    released = {
+        (r["office_id"], r["date"]): (r["places"] or 0, r["booked"] or 0)
+        for r in Slot.objects.filter(date__range=(start, end))
+        .values("office_id", "date")
+        .annotate(places=Sum("capacity"), booked=Sum("booked"))
+    }
+    release_days = set(
+        DayRelease.objects.filter(date__range=(start, end)).values_list("office_id", "date")
+    )
+    closed = set(
+        ClosedDay.objects.filter(date__range=(start, end)).values_list("office_id", "date")
+    )
+    preview = []
+    for office in offices:
+        windows = list(office.windows.all())
+        rows, week_used, week = [], 0, None
+        day = start
+        while day <= last:
+            if week != week_bounds(day)[0]:
+                week, week_used = week_bounds(day)[0], 0
+            key = (office.id, day)
+            if key in release_days:
+                places, booked = released.get(key, (0, 0))
+                state = "released" if places else "closed"
+            else:
+                is_closed = key in closed or not office.opens_on_weekday(day.isoweekday())
+                places = day_places(
+                    office=office, windows=windows, closed=is_closed, used_in_week=week_used
+                )
+                booked, state = 0, ("closed" if is_closed or not places else "planned")
+            week_used += places
+            if day >= today:
+                rows.append(PreviewDay(day, state, places, booked))
+            day += datetime.timedelta(days=1)
+        preview.append((office, rows))
+    return preview

@@ -86,6 +86,18 @@ class ReleaseResult:
         return sum(self.released.values())
 
 
+def day_places(*, office: Office, windows, closed: bool, used_in_week: int) -> int:
+    """The places one office's day releases: the rule shared by the release and its preview.
+
+    Nothing on a closed day or without windows; otherwise the daily capacity, capped by
+    what remains of the weekly quota and by the windows' capacities.
+    """
+    window_total = sum(w.capacity for w in windows)
+    if closed or not window_total:
+        return 0
+    return min(office.daily_capacity, max(0, office.weekly_quota - used_in_week), window_total)
+
+
 def _release_office_day(office: Office, day: datetime.date, now) -> tuple[str, int]:
     release, created = DayRelease.objects.get_or_create(
         office=office, date=day, defaults={"capacity": 0, "released_at": now}
@@ -108,7 +120,7 @@ def _release_office_day(office: Office, day: datetime.date, now) -> tuple[str, i
         .aggregate(total=Sum("capacity"))["total"]
         or 0
     )
-    total = min(office.daily_capacity, max(0, office.weekly_quota - used))
+    total = day_places(office=office, windows=windows, closed=False, used_in_week=used)
     shares = split_capacity(total, [w.capacity for w in windows])
     Slot.objects.bulk_create(
         Slot(office=office, date=day, start=w.start, end=w.end, capacity=share)

@@ -1,8 +1,13 @@
 """Admin for offices. Every capacity edit goes through offices.services (floor + log)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -52,6 +57,12 @@ class OfficeForm(ReasonFormMixin, forms.ModelForm):
                 except services.QuotaError as exc:
                     raise forms.ValidationError(str(exc)) from None
         return data
+
+
+class ReleaseNowForm(forms.Form):
+    date = forms.DateField(
+        label=_("Release this date now"), widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 class TimeWindowInline(admin.TabularInline):
@@ -126,6 +137,51 @@ class OfficeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: bookings and history refer to offices
+
+    change_list_template = "admin/offices/office/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "overview/",
+                self.admin_site.admin_view(self.overview),
+                name="offices_office_overview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def overview(self, request):
+        """Capacity at a glance: the weekly floor, the next release, 14 days ahead; and
+        "release now" for a date, through the same idempotent service as the schedule."""
+        from appointments import selectors
+        from appointments import services as booking_services
+
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = ReleaseNowForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            result = booking_services.slots_release(day=form.cleaned_data["date"])
+            self.message_user(
+                request,
+                _("%(date)s released: %(places)d places (%(already)d offices already were).")
+                % {
+                    "date": result.date.isoformat(),
+                    "places": result.places,
+                    "already": len(result.already),
+                },
+            )
+            return redirect("admin:offices_office_overview")
+        today = timezone.localdate()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Capacity overview"),
+            "weekly_total": services.main_urban_weekly_total(),
+            "floor": settings.WEEKLY_ONLINE_FLOOR,
+            "next_release": selectors.next_release(),
+            "preview": selectors.capacity_preview(today=today),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/offices/office/overview.html", context)
 
 
 class TimeWindowForm(ReasonFormMixin, forms.ModelForm):

@@ -1,0 +1,76 @@
+"""The admins' capacity overview: floor, next release, 14-day preview, release now."""
+
+import datetime
+
+import pytest
+from django.test import Client
+
+from appointments import selectors
+from appointments import services as booking_services
+from appointments.models import DayRelease, Slot
+from offices.models import ClosedDay
+from registration.models import User
+
+MONDAY = datetime.date(2030, 1, 7)
+
+
+def test_preview_matches_what_the_release_will_do(make_office):
+    # 32 a day, 80 a week, Monday to Saturday; Wednesday closed; Monday released already.
+    office = make_office(daily_capacity=32, weekly_quota=80, opening_weekdays="123456")
+    ClosedDay.objects.create(office=office, date=MONDAY + datetime.timedelta(days=2))
+    booking_services.slots_release(day=MONDAY)
+    Slot.objects.filter(office=office, date=MONDAY).update(booked=3)
+    [(row_office, days)] = selectors.capacity_preview(today=MONDAY, days=8)
+    assert row_office == office
+    assert [(d.state, d.places, d.booked) for d in days] == [
+        ("released", 32, 12),  # 4 windows with 3 booked each
+        ("planned", 32, 0),
+        ("closed", 0, 0),  # closed day
+        ("planned", 16, 0),  # what remains of 80
+        ("closed", 0, 0),  # quota used up
+        ("closed", 0, 0),
+        ("closed", 0, 0),  # Sunday: not an opening day
+        ("planned", 32, 0),  # a new week
+    ]
+    # And the release agrees with the preview, day by day.
+    for offset in range(1, 8):
+        booking_services.slots_release(day=MONDAY + datetime.timedelta(days=offset))
+    released = {
+        d: sum(Slot.objects.filter(office=office, date=d).values_list("capacity", flat=True))
+        for d in (MONDAY + datetime.timedelta(days=o) for o in range(8))
+    }
+    assert [released[d.date] for d in days] == [d.places for d in days]
+
+
+@pytest.fixture
+def staff_client(admin_user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(admin_user)
+    return client
+
+
+def test_overview_shows_floor_preview_and_next_release(staff_client, main_urban_offices):
+    html = staff_client.get("/admin/offices/office/overview/").content.decode()
+    assert "Weekly online places of main-urban offices: 800 (floor 760)." in html
+    assert "Next scheduled release:" in html
+    assert 'id="capacity-preview"' in html
+    assert html.count('<th scope="row">') == 5
+
+
+def test_release_now_is_as_safe_as_the_schedule(staff_client, main_urban_offices):
+    for _ in range(2):
+        response = staff_client.post("/admin/offices/office/overview/", {"date": "2030-01-08"})
+        assert response["Location"] == "/admin/offices/office/overview/"
+    assert DayRelease.objects.filter(date="2030-01-08").count() == 5
+    assert Slot.objects.filter(date="2030-01-08").count() == 20
+
+
+def test_clerks_and_residents_cannot_open_it(main_urban_offices):
+    clerk = User.objects.create_user(email="clerk@test.example.org")
+    main_urban_offices[0].clerks.add(clerk)
+    client = Client()
+    client.force_login(clerk)
+    response = client.get("/admin/offices/office/overview/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    response = client.post("/admin/offices/office/overview/", {"date": "2030-01-08"})
+    assert not DayRelease.objects.exists()
