@@ -309,9 +309,28 @@ class ComplaintAdmin(admin.ModelAdmin):
     list_filter = ["status", "category", "office"]
     search_fields = ["text", "answer"]
     date_hierarchy = "created_at"
-    readonly_fields = ["user", "office", "category", "incident_date", "text", "created_at"]
-    fields = [*readonly_fields, "status", "assigned_to", "answer", "answered_at"]
+    readonly_fields = [
+        "user",
+        "office",
+        "category",
+        "incident_date",
+        "text",
+        "created_at",
+        "answered_at",
+    ]
+    fields = [*readonly_fields, "status", "assigned_to", "answer"]
     raw_id_fields = ["assigned_to"]
+
+    def save_model(self, request, obj, form, change):
+        if "answer" in form.changed_data and obj.answer.strip():
+            services.complaint_answer(
+                complaint=obj,
+                answer=obj.answer,
+                user=request.user,
+                close=obj.status == Complaint.Status.CLOSED,
+            )
+        else:
+            super().save_model(request, obj, form, change)
 
     def has_add_permission(self, request):
         return False  # complaints come from residents

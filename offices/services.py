@@ -377,3 +377,19 @@ def complaint_file(
         text=text[: Complaint.TEXT_MAX_LENGTH],
         created_at=now,
     )
+
+
+def complaint_answer(*, complaint, answer: str, user, close: bool = False, now=None):
+    """Answer a complaint (the resident sees it on their list); optionally close it."""
+    from .models import Complaint
+
+    answer = (answer or "").strip()
+    if not answer:
+        raise ValidationError(_("Write an answer for the resident."), code="answer")
+    complaint.answer = answer
+    complaint.answered_at = now or timezone.now()
+    complaint.status = Complaint.Status.CLOSED if close else Complaint.Status.ANSWERED
+    if complaint.assigned_to_id is None:
+        complaint.assigned_to = user
+    complaint.save(update_fields=["answer", "answered_at", "status", "assigned_to"])
+    return complaint

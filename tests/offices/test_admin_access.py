@@ -1,0 +1,61 @@
+"""Admin pages need the admin role: clerks and residents get 403 on every one."""
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import reverse
+
+from offices import services
+from offices.models import Complaint
+from registration.models import User
+
+
+def admin_urls():
+    urls = [reverse("admin:index"), reverse("admin:offices_office_overview")]
+    urls.append(reverse("admin:registration_platenumber_load"))
+    for model in admin.site._registry:
+        meta = model._meta
+        urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
+    return urls
+
+
+@pytest.mark.parametrize("role", ["clerk", "resident"])
+def test_non_admins_are_refused_on_every_admin_url(db, make_office, role):
+    user = User.objects.create_user(email=f"{role}@test.example.org")
+    if role == "clerk":
+        make_office().clerks.add(user)
+    client = Client()
+    client.force_login(user)
+    statuses = {url: client.get(url).status_code for url in admin_urls()}
+    assert set(statuses.values()) == {403}, statuses
+    assert len(statuses) > 15
+
+
+def test_strangers_are_sent_to_log_in(db):
+    response = Client().get(reverse("admin:offices_complaint_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_admins_answer_complaints_and_the_resident_sees_it(db, make_office, admin_user):
+    resident = User.objects.create_user(email="resident@test.example.org")
+    complaint = services.complaint_file(
+        user=resident,
+        office=make_office(),
+        category="insurance",
+        incident_date=__import__("datetime").date(2026, 1, 5),
+        text="The clerk said I must buy insurance.",
+    )
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(admin_user)
+    url = reverse("admin:offices_complaint_change", args=[complaint.pk])
+    response = client.post(
+        url, {"status": "received", "assigned_to": "", "answer": "The clerk was warned."}
+    )
+    assert response.status_code == 302
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.assigned_to) == (Complaint.Status.ANSWERED, admin_user)
+    assert complaint.answered_at is not None
+    mine = Client(HTTP_ACCEPT_LANGUAGE="en")
+    mine.force_login(resident)
+    page = mine.get("/complaints/").content.decode()
+    assert "The clerk was warned." in page and "answered" in page
