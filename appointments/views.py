@@ -304,7 +304,8 @@ def counter_board(request: HttpRequest, code: str) -> HttpResponse:
     office = _clerk_office(request, code)
     today = timezone.localdate()
     windows, bookings = selectors.counter_board(office=office, day=today)
-    query = request.GET.get("q", "")
+    # POST, not GET: an ID or phone number must not end up in URLs and access logs.
+    query = request.POST.get("q", "") if request.method == "POST" else ""
     results = None
     if query.strip():
         results = selectors.counter_find(office=office, query=query)

@@ -89,7 +89,7 @@ def test_search_finds_the_booking_and_records_how_not_what(counter, how):
         "id_number": booking.resident.reveal_id_number(),
         "phone": "139 1111 0000",
     }[how]
-    response = counter["client_a"].get("/counter/office-a/", {"q": query})
+    response = counter["client_a"].post("/counter/office-a/", {"q": query})
     assert response.status_code == 302
     assert response["Location"] == f"/counter/office-a/bookings/{booking.code}/"
     entry = AuditEntry.objects.get(action="search")
@@ -100,7 +100,7 @@ def test_search_finds_the_booking_and_records_how_not_what(counter, how):
 
 def test_search_does_not_find_another_offices_booking(counter, make_resident):
     booking = counter["today"]
-    response = counter["client_b"].get("/counter/office-b/", {"q": booking.code})
+    response = counter["client_b"].post("/counter/office-b/", {"q": booking.code})
     assert response.status_code == 200
     assert "No booking at this office matches." in response.content.decode()
 
@@ -152,3 +152,13 @@ def test_check_in_at_another_office_is_refused_by_the_service(counter):
         )
     counter["today"].refresh_from_db()
     assert counter["today"].status == Booking.Status.BOOKED
+
+
+def test_search_is_a_post_so_numbers_stay_out_of_urls(counter):
+    booking = counter["today"]
+    number = booking.resident.reveal_id_number()
+    response = counter["client_a"].get("/counter/office-a/", {"q": number})
+    assert response.status_code == 200  # the board, no search made
+    assert not AuditEntry.objects.filter(action="search").exists()
+    html = response.content.decode()
+    assert '<form method="post" class="counter-search"' in html
