@@ -237,6 +237,14 @@ def slot_info(slot_id: int) -> SlotInfo | None:
     return info
 
 
+def remember_slots(windows) -> None:
+    """Fill the slot memo from a list of open windows (objects with pk, office_id, date,
+    start, end), so the first booking of a rush need not read each slot row first."""
+    for w in windows:
+        if w.pk not in _slot_info:
+            _slot_info[w.pk] = SlotInfo(w.pk, w.office_id, w.date, w.start, w.end)
+
+
 def _check_slot_bookable(slot, now: datetime.datetime) -> None:
     if slot_start(slot) <= now:
         raise SlotNotBookable(_("This time window has already started or passed."))

@@ -94,6 +94,8 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
     if form_slot != slot_id:
         raise Http404  # a tampered form: the slot in the URL and the form differ
     full, open_windows = availability_cache.sold_out_state(slot_id)
+    if open_windows is not None:
+        services.remember_slots(open_windows)
     if full:
         return _sold_out(request, slot_id, open_windows)  # no write, no lock, no query
     ebike = selectors.bookable_ebike(user=request.user, ebike_id=ebike_id)
