@@ -91,13 +91,6 @@ def clear_full(slot_id: int) -> None:
         logger.warning("cache unavailable on clear_full: %s", exc.__class__.__name__)
 
 
-def is_full(slot_id: int) -> bool:
-    try:
-        return bool(cache.get(_full_key(slot_id)))
-    except Exception:  # noqa: BLE001 - unknown: let the database answer
-        return False
-
-
 # Each worker process remembers a "full" answer (and the open windows) for a second,
 # so a rush of requests for a full window costs no network round trip at all. A place
 # freed elsewhere shows up here at most LOCAL_SECONDS later; the database still

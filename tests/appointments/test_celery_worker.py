@@ -118,3 +118,20 @@ def test_scheduled_task_releases_tomorrow(make_office, time_machine):
     )
     assert release_upcoming_slots.delay(horizon_days=1).get() == 32
     assert set(Slot.objects.filter(office=office).values_list("date", flat=True)) == {MONDAY}
+
+
+@pytest.mark.django_db
+def test_periodic_sweeps_are_scheduled():
+    app.loader.import_default_modules()
+    tasks = {t.task: t for t in PeriodicTask.objects.filter(enabled=True)}
+    drain = tasks["appointments.tasks.drain_outbox"].interval
+    no_shows = tasks["appointments.tasks.mark_no_shows"].interval
+    reminders = tasks["appointments.tasks.queue_reminders"].crontab
+    assert (drain.every, drain.period) == (5, "seconds")
+    assert (no_shows.every, no_shows.period) == (5, "minutes")
+    assert (reminders.hour, reminders.minute, str(reminders.timezone)) == (
+        "18",
+        "0",
+        "Asia/Shanghai",
+    )
+    assert set(tasks) <= set(app.tasks)  # every scheduled name is a real task

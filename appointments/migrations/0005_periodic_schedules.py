@@ -1,4 +1,9 @@
-"""Schedule the reminder run (daily, 18:00 local) and the outbox drain (every minute)."""
+"""Schedule the periodic sweeps (django-celery-beat); admins can change them afterwards.
+
+- reminders for the next day's bookings, daily at 18:00 local time;
+- the notification outbox drain, every 5 seconds (the only way messages leave);
+- the no-show sweep, every 5 minutes (safe to run any number of times).
+"""
 
 from django.conf import settings
 from django.db import migrations
@@ -20,16 +25,21 @@ def create_schedules(apps, schema_editor):
         name="Queue booking reminders for tomorrow",
         defaults={"task": "appointments.tasks.queue_reminders", "crontab": evening},
     )
-    minute, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
+    five_seconds, _ = IntervalSchedule.objects.get_or_create(every=5, period="seconds")
     PeriodicTask.objects.get_or_create(
         name="Send notifications left in the outbox",
-        defaults={"task": "appointments.tasks.drain_outbox", "interval": minute},
+        defaults={"task": "appointments.tasks.drain_outbox", "interval": five_seconds},
+    )
+    five_minutes, _ = IntervalSchedule.objects.get_or_create(every=5, period="minutes")
+    PeriodicTask.objects.get_or_create(
+        name="Mark no-shows",
+        defaults={"task": "appointments.tasks.mark_no_shows", "interval": five_minutes},
     )
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("appointments", "0004_notification_outbox"),
+        ("appointments", "0004_outbox_counter_queue"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
