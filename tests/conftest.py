@@ -1,5 +1,8 @@
 import datetime
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -143,3 +146,27 @@ def make_slot(make_office):
         return Slot.objects.create(office=office, date=day, start=start, end=end, capacity=capacity)
 
     return make
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_celery_worker(*, broker_url: str, stdout, queues: str | None = None, **env_extra):
+    """A real Celery worker subprocess on the test database and the given broker."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CELERY_BROKER", "CACHE_REDIS_URL"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL="postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**connection.settings_dict),
+        REDIS_URL=broker_url,
+        **env_extra,
+    )
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo"]
+    command += ["--loglevel", "INFO", "--without-heartbeat", "--without-mingle"]
+    command += ["--without-gossip", *(["--queues", queues] if queues else [])]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT, text=True
+    )

@@ -1,20 +1,18 @@
 """The release task through a real Celery worker with Redis as the broker."""
 
 import datetime
-import os
 import subprocess
-import sys
 import time
 import uuid
 import zoneinfo
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
 from appointments.models import DayRelease, Slot
 from config.celery import app
+from tests.conftest import start_celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY = datetime.date(2030, 1, 7)
@@ -32,38 +30,7 @@ def wait_for(predicate, timeout=45.0):
 @pytest.fixture
 def celery_worker(redis_url):
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": (
-            "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**connection.settings_dict)
-        ),
-        "REDIS_URL": redis_url,
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--loglevel",
-            "INFO",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_celery_worker(broker_url=redis_url, stdout=subprocess.PIPE, queues=queue)
     yield queue
     proc.terminate()
     try:

@@ -9,18 +9,15 @@ delivers the confirmation, exactly once.
 import contextlib
 import datetime
 import logging
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
 from django.utils import timezone
 from kombu import pools
 from kombu.utils.collections import eqhash
@@ -29,7 +26,7 @@ from appointments import services
 from appointments.models import Booking, Notification
 from config.celery import app
 from registration import services as registration_services
-from tests.conftest import REQUIRE_SERVICES, make_id_number
+from tests.conftest import REQUIRE_SERVICES, make_id_number, start_celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY = datetime.date(2030, 1, 7)
@@ -141,39 +138,9 @@ def redis_server(port: int, workdir: Path):
 
 @contextlib.contextmanager
 def celery_worker(broker_url: str, log_path: Path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CELERY_BROKER", "CACHE_REDIS_URL"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL="postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**connection.settings_dict),
-        REDIS_URL=broker_url,
-        SMS_BACKEND="registration.sms.ConsoleSmsBackend",
-    )
     with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "INFO",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
+        proc = start_celery_worker(
+            broker_url=broker_url, stdout=log, SMS_BACKEND="registration.sms.ConsoleSmsBackend"
         )
     try:
         yield proc
