@@ -38,6 +38,8 @@ class DayRelease(models.Model):
     capacity = models.PositiveIntegerField(_("places released"))
     closed = models.BooleanField(_("closed"), default=False)
     released_at = models.DateTimeField(_("released at"))
+    # The first moment every place of the day was taken (None: never sold out).
+    sold_out_at = models.DateTimeField(_("sold out at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("day release")
@@ -407,3 +409,42 @@ class QueueTicket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.office} {self.date:%Y-%m-%d} #{self.number}"
+
+
+class RefusedAttempts(models.Model):
+    """Booking attempts refused, counted per office, day and reason.
+
+    A successful attempt is its booking row; a refused one leaves no row, so the booking
+    path counts them in memory and adds them here in batches (appointments.attempts).
+    Together they give the booking success rate.
+    """
+
+    class Reason(models.TextChoices):
+        FULL = "full", _("sold out")
+        ALREADY_BOOKED = "already_booked", _("already holds a booking")
+        COOLDOWN = "cooldown", _("no-show cooldown")
+        OTHER = "other", _("other refusal")
+
+    office = models.ForeignKey(
+        "offices.Office", on_delete=models.PROTECT, related_name="+", verbose_name=_("office")
+    )
+    date = models.DateField(_("date"))
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    total = models.PositiveIntegerField(_("attempts"), default=0)
+
+    class Meta:
+        verbose_name = _("refused booking attempts")
+        verbose_name_plural = _("refused booking attempts")
+        ordering = ["-date", "office", "reason"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["office", "date", "reason"], name="one_attempt_count_per_reason"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=["full", "already_booked", "cooldown", "other"]),
+                name="attempt_reason_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} {self.date:%Y-%m-%d} {self.reason}: {self.total}"

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Exists, F, Q, Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from offices.models import ClosedDay, Office
 
+from . import attempts
 from . import cache as availability_cache
-from .models import Booking, Channel, DayRelease, Notification, Slot
+from .models import Booking, Channel, DayRelease, Notification, RefusedAttempts, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ class _StaleSlotInfo(Exception):
     """The remembered place and time of a slot do not match the row (ids were reused)."""
 
 
-def _take_place(slot_id: int, expected: "SlotInfo | None" = None) -> None:
+def _take_place(slot_id: int, now, expected: "SlotInfo | None" = None) -> None:
     """Take one place with a single conditional UPDATE: the row lock is held to commit."""
     with connection.cursor() as cursor:
         cursor.execute(_TAKE_PLACE_SQL, [slot_id])
@@ -311,6 +312,21 @@ def _take_place(slot_id: int, expected: "SlotInfo | None" = None) -> None:
         raise _StaleSlotInfo
     if booked >= capacity:
         transaction.on_commit(lambda: availability_cache.mark_full(slot_id))
+        transaction.on_commit(lambda: day_sold_out_record(office_id, date, now))
+
+
+def day_sold_out_record(office_id: int, date: datetime.date, now: datetime.datetime) -> bool:
+    """Note the first moment an office's day had no place left (for the statistics).
+
+    Runs after the commit that filled a slot: of two slots filled at once, the later
+    check sees both commits, so a day that sold out is never missed.
+    """
+    full = ~Exists(Slot.objects.filter(office_id=office_id, date=date, booked__lt=F("capacity")))
+    return bool(
+        DayRelease.objects.filter(
+            full, office_id=office_id, date=date, sold_out_at__isnull=True, capacity__gt=0
+        ).update(sold_out_at=now)
+    )
 
 
 def _return_place(slot_id: int) -> None:
@@ -341,10 +357,32 @@ def booking_create(
 ) -> Booking:
     """Take one place in a slot for a resident, or raise a BookingError."""
     try:
-        return _booking_create(resident=resident, slot_id=slot_id, ebike=ebike, now=now)
-    except _StaleSlotInfo:
-        _slot_info.pop(slot_id, None)
-        return _booking_create(resident=resident, slot_id=slot_id, ebike=ebike, now=now)
+        try:
+            return _booking_create(resident=resident, slot_id=slot_id, ebike=ebike, now=now)
+        except _StaleSlotInfo:
+            _slot_info.pop(slot_id, None)
+            return _booking_create(resident=resident, slot_id=slot_id, ebike=ebike, now=now)
+    except BookingError as exc:
+        attempt_refused(slot_id, _refusal_reason(exc))
+        raise
+
+
+def _refusal_reason(exc: BookingError) -> str:
+    Reason = RefusedAttempts.Reason
+    if isinstance(exc, SlotFull):
+        return Reason.FULL
+    if isinstance(exc, AlreadyBooked):
+        return Reason.ALREADY_BOOKED
+    if isinstance(exc, InCooldown):
+        return Reason.COOLDOWN
+    return Reason.OTHER
+
+
+def attempt_refused(slot_id: int, reason: str) -> None:
+    """Count a refused booking attempt for the statistics (success rate)."""
+    slot = slot_info(slot_id)
+    if slot is not None:
+        attempts.record(office_id=slot.office_id, date=slot.date, reason=reason)
 
 
 def _booking_create(*, resident, slot_id: int, ebike, now) -> Booking:
@@ -392,7 +430,7 @@ def _booking_create(*, resident, slot_id: int, ebike, now) -> Booking:
             )
             # The place is taken last (lock late): the slot row stays locked only for
             # this UPDATE and the commit.
-            _take_place(slot.pk, expected=slot)
+            _take_place(slot.pk, now, expected=slot)
             transaction.on_commit(availability_cache.invalidate)
     except IntegrityError:
         # The partial unique index on active bookings refused a second one.
@@ -453,7 +491,7 @@ def booking_move(
         # Touch the two slot rows in id order so two opposite moves cannot deadlock.
         for sid in sorted([old_slot_id, new_slot.pk]):
             if sid == new_slot.pk:
-                _take_place(sid)
+                _take_place(sid, now)
             else:
                 _return_place(sid)
         locked.slot = new_slot

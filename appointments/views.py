@@ -19,7 +19,7 @@ from . import cache as availability_cache
 from . import selectors, services
 from .forms import BookForm, MoveForm, PriorityWalkinForm, WindowServeForm
 from .ics import booking_ics
-from .models import AuditEntry, Booking, Inspection, QueueTicket, Slot
+from .models import AuditEntry, Booking, Inspection, QueueTicket, RefusedAttempts, Slot
 from .qr import qr_payload, qr_svg
 
 
@@ -97,6 +97,7 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
     if open_windows is not None:
         services.remember_slots(open_windows)
     if full:
+        services.attempt_refused(slot_id, RefusedAttempts.Reason.FULL)  # counted in memory
         return _sold_out(request, slot_id, open_windows)  # no write, no lock, no query
     ebike = selectors.bookable_ebike(user=request.user, ebike_id=ebike_id)
     if ebike is None:
@@ -113,8 +114,8 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
             {"error": exc, "active": active},
             status=409,
         )
-    except services.BookingError:
-        return None
+    except services.BookingError as exc:
+        return _book_page(request, slot_id, refused=exc)  # explained in full, counted once
     messages.success(request, _("Your booking is confirmed."))
     return redirect("booking_detail", code=booking.code)
 
@@ -143,7 +144,9 @@ def _sold_out_html(language: str, alternatives: tuple) -> str:
     return render_to_string("appointments/sold_out.html", {"alternatives": alternatives})
 
 
-def _book_page(request: HttpRequest, slot_id: int) -> HttpResponse:
+def _book_page(
+    request: HttpRequest, slot_id: int, refused: services.BookingError | None = None
+) -> HttpResponse:
     resident, response = _resident_or_redirect(request)
     if response:
         return response
@@ -160,6 +163,8 @@ def _book_page(request: HttpRequest, slot_id: int) -> HttpResponse:
         if form.cleaned_data["slot"] != slot.pk:
             raise Http404
         try:
+            if refused is not None:
+                raise refused  # the fast path already tried (and counted) this attempt
             booking = services.booking_create(
                 resident=resident, slot_id=slot.pk, ebike=form.cleaned_data["ebike"]
             )

@@ -38,12 +38,14 @@ def _default_language():
 @pytest.fixture(autouse=True)
 def _forget_slot_info():
     """Slot ids are reused between tests; the per-process slot memo must not outlive one."""
-    from appointments import cache, services
+    from appointments import attempts, cache, services
 
     services._slot_info.clear()
     cache.forget_local()
+    attempts._pending.clear()  # counts of another test's (rolled back) offices
     yield
     services._slot_info.clear()
+    attempts._pending.clear()
     cache.forget_local()
 
 

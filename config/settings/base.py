@@ -30,6 +30,18 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def env_share(name: str, default: float) -> float:
+    """Read a share between 0 and 1 (e.g. 0.1 for 10 %)."""
+    raw = env.str(name, default=str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ImproperlyConfigured(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = env.str(name, default="1" if default else "0").strip().lower()
     if raw in {"1", "true", "yes", "on"}:
@@ -233,6 +245,13 @@ NO_SHOW_COOLDOWN_COUNT = env_int("NO_SHOW_COOLDOWN_COUNT", 3)
 NO_SHOW_COOLDOWN_DAYS = env_int("NO_SHOW_COOLDOWN_DAYS", 30)
 # A booking not checked in this many minutes after its window ends becomes a no-show.
 NO_SHOW_GRACE_MINUTES = env_int("NO_SHOW_GRACE_MINUTES", 30)
+# Refused booking attempts are counted in memory and written at most this often
+# (seconds) per process, so the sold-out answer stays free of database writes.
+BOOKING_ATTEMPTS_FLUSH_SECONDS = env_int("BOOKING_ATTEMPTS_FLUSH_SECONDS", 2)
+# Integrity flags on the statistics page: an office or clerk stands out when priority
+# walk-ins (or, for offices, complaints) exceed this share of the people served.
+INTEGRITY_WALKIN_SHARE = env_share("INTEGRITY_WALKIN_SHARE", 0.10)
+INTEGRITY_COMPLAINT_SHARE = env_share("INTEGRITY_COMPLAINT_SHARE", 0.05)
 # How many days ahead the availability page shows (released or not).
 AVAILABILITY_DAYS = env_int("AVAILABILITY_DAYS", 7, minimum=1)
 # Seconds the availability page may be served from cache; booking changes clear it at once.

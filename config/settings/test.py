@@ -21,6 +21,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Unit tests run tasks inline; integration tests start a real worker against REDIS_URL.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# Write every refused attempt at once, so a test reads what it just did.
+BOOKING_ATTEMPTS_FLUSH_SECONDS = 0
 TEST_REDIS_URL = env.str("REDIS_URL", default="")
 # Serve static files from the app folders (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True

@@ -16,8 +16,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from appointments import attempts
 from appointments import services as booking_services
-from appointments.models import Booking, Slot
+from appointments.models import Booking, RefusedAttempts, Slot
 from registration import services as registration_services
 from registration.models import User
 
@@ -190,9 +191,12 @@ def test_sold_out_answer(world):
 
 
 def test_flagged_sold_out_answer_costs_no_more_queries_than_the_floor(
-    world, django_capture_on_commit_callbacks
+    world, django_capture_on_commit_callbacks, settings
 ):
-    """Once a slot is known full, refusing it needs the session and the user only."""
+    """Once a slot is known full, refusing it needs the session and the user only; the
+    refusal is still counted (in memory, written in the next batch)."""
+    settings.BOOKING_ATTEMPTS_FLUSH_SECONDS = 3600  # as in production: batched
+    attempts.flush()
     offices = world.grow(2, bookings_per_office=3)
     person = world.person()
     slot = full_slot(offices[0])
@@ -211,6 +215,9 @@ def test_flagged_sold_out_answer_costs_no_more_queries_than_the_floor(
     assert response.status_code == 409
     assert "fully booked" in response.content.decode()
     assert flagged == floor
+    assert attempts.flush() == 2  # the first refusal and the flagged one
+    counted = RefusedAttempts.objects.get(office=offices[0], date=slot.date)
+    assert (counted.reason, counted.total) == ("full", 2)
 
 
 def test_a_cancel_clears_the_sold_out_flag(world, django_capture_on_commit_callbacks):
