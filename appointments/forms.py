@@ -1,7 +1,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from registration.models import EBike
+from offices.models import Office
+from registration.idnumber import parse_id_number
+from registration.models import EBike, User
+
+from .audit_log import ACTION_CHOICES
 
 
 class BookForm(forms.Form):
@@ -48,3 +52,111 @@ class WindowServeForm(forms.Form):
     frame_number = forms.CharField(label=_("Frame number"), max_length=40)
     brand = forms.CharField(label=_("Brand"), max_length=50)
     model = forms.CharField(label=_("Model"), max_length=50, required=False)
+
+
+def _date_field(label):
+    return forms.DateField(
+        label=label,
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
+class AuditLogForm(forms.Form):
+    """Filters of the admins' audit log; its field names are the page's GET parameters."""
+
+    clerk = forms.ModelChoiceField(
+        label=_("clerk"), queryset=User.objects.all(), required=False, widget=forms.HiddenInput
+    )
+    office = forms.ModelChoiceField(
+        label=_("office"),
+        queryset=Office.objects.order_by("code"),
+        required=False,
+        empty_label=_("all offices"),
+    )
+    action = forms.ChoiceField(
+        label=_("action"), choices=[("", _("all actions")), *ACTION_CHOICES], required=False
+    )
+    person = forms.CharField(
+        label=_("person"),
+        max_length=100,
+        required=False,
+        help_text=_("E-mail, mobile number or name of the clerk, admin or resident."),
+    )
+    q = forms.CharField(
+        label=_("text"),
+        max_length=200,
+        required=False,
+        help_text=_("Words in the detail or reason, or a booking code."),
+    )
+    start = _date_field(_("from"))
+    end = _date_field(_("to"))
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("The end date is before the start date."))
+        return data
+
+
+class AuditIdNumberForm(forms.Form):
+    """Find a person's audit lines by full ID number: sent by POST only, never in a URL."""
+
+    id_number = forms.CharField(
+        label=_("Resident ID number"),
+        max_length=18,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_id_number(self):
+        return parse_id_number(self.cleaned_data["id_number"]).number
+
+
+class StatisticsForm(forms.Form):
+    """The period, grouping and thresholds of the statistics page (all from the query string)."""
+
+    MAX_DAYS = 366
+
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    office = forms.ModelChoiceField(
+        label=_("Office"),
+        queryset=Office.objects.order_by("name"),
+        required=False,
+        empty_label=_("All offices"),
+    )
+    group = forms.ChoiceField(label=_("One row per"), choices=[])
+    walkin_share = forms.DecimalField(
+        label=_("Flag priority walk-ins above (% of people served)"),
+        min_value=0,
+        max_value=100,
+        decimal_places=1,
+        required=False,
+    )
+    complaint_share = forms.DecimalField(
+        label=_("Flag complaints above (% of people served)"),
+        min_value=0,
+        max_value=100,
+        decimal_places=1,
+        required=False,
+    )
+
+    def __init__(self, *args, **kwargs):
+        from .stats import Group
+
+        super().__init__(*args, **kwargs)
+        self.fields["group"].choices = Group.CHOICES
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                raise forms.ValidationError(_("The end of the period is before its start."))
+            if (end - start).days >= self.MAX_DAYS:
+                raise forms.ValidationError(
+                    _("Choose a period of at most %(days)d days.") % {"days": self.MAX_DAYS}
+                )
+        return data

@@ -306,7 +306,7 @@ class QuotaChangeAdmin(admin.ModelAdmin):
 @admin.register(Complaint)
 class ComplaintAdmin(admin.ModelAdmin):
     list_display = ["created_at", "office", "category", "status", "incident_date", "assigned_to"]
-    list_filter = ["status", "category", "office"]
+    list_filter = ["status", "category", "office", "incident_date"]
     search_fields = ["text", "answer"]
     date_hierarchy = "created_at"
     readonly_fields = [

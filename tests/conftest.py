@@ -15,6 +15,8 @@ from registration.models import User
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
+pytest_plugins = ["tests.stats_city"]  # the ``city`` fixture of the statistics tests
+
 
 def _id_weight(position: int) -> int:
     # GB 11643 weights are 2^(17-i) mod 11: an independent route to the same check digit.

@@ -13,6 +13,7 @@ from registration.models import User
 def admin_urls():
     urls = [reverse("admin:index"), reverse("admin:offices_office_overview")]
     urls.append(reverse("admin:registration_platenumber_load"))
+    urls.append(reverse("admin:appointments_auditentry_log"))
     for model in admin.site._registry:
         meta = model._meta
         urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))

@@ -1,0 +1,263 @@
+"""The admins' audit log: counter actions and quota changes, searched together."""
+
+import datetime
+import re
+import zoneinfo
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from appointments import services
+from appointments.audit_log import audit_log_search
+from appointments.models import Slot
+from offices.models import QuotaChange
+from registration.models import User
+from tests.conftest import make_id_number
+
+URL = "/admin/appointments/auditentry/log/"
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+MINUTE = datetime.timedelta(minutes=1)
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime(2030, 1, day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def log(make_office, make_resident, admin_user):
+    """Four counter actions and one quota change, 7 to 10 January 2030 (local time)."""
+    office_a, office_b = make_office(code="office-a"), make_office(code="office-b")
+    clerk_a = User.objects.create_user(email="clerk-a@test.example.org")
+    clerk_b = User.objects.create_user(email="clerk-b@test.example.org", phone="+8613900001111")
+    office_a.clerks.add(clerk_a)
+    office_b.clerks.add(clerk_b)
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+
+    def book(office, name):
+        slot = Slot.objects.create(
+            office=office,
+            date=tomorrow,
+            start=datetime.time(9),
+            end=datetime.time(10),
+            capacity=5,
+        )
+        return services.booking_create(resident=make_resident(name=name), slot_id=slot.pk)
+
+    zhang, li = book(office_a, "Zhang San"), book(office_b, "Li Si")
+    record = services.audit_record
+    record(
+        clerk=clerk_a,
+        office=office_a,
+        action="check_in",
+        booking=zhang,
+        detail="priority walk-in: veteran",
+        now=local(7, 9),
+    )
+    record(clerk=clerk_a, office=office_a, action="search", detail="lookup-q1", now=local(8, 10))
+    # 23:30 and 00:10 local are 15:30 and 16:10 UTC on the same UTC day.
+    record(clerk=clerk_b, office=office_b, action="no_show", booking=li, now=local(9, 23, 30))
+    record(clerk=clerk_b, office=office_b, action="check_in", booking=li, now=local(10, 0, 10))
+    QuotaChange.objects.create(
+        office=office_a,
+        field="weekly_quota",
+        old_value="160",
+        new_value="120",
+        reason="road works at the gate",
+        changed_by=admin_user,
+        changed_at=local(8, 12),
+    )
+    return {
+        "a": office_a,
+        "b": office_b,
+        "clerk_a": clerk_a,
+        "clerk_b": clerk_b,
+        "zhang": zhang,
+        "li": li,
+    }
+
+
+@pytest.fixture
+def staff(admin_user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(admin_user)
+    return client
+
+
+def rows(html: str) -> int:
+    return html.count('<tr class="action-')
+
+
+def actions(html: str) -> list[str]:
+    """Return the action of each result row, top to bottom."""
+    return re.findall(r'<tr class="action-(\w+)">', html)
+
+
+def test_log_merges_counter_actions_and_quota_changes_newest_first(staff, log):
+    html = staff.get(URL).content.decode()
+    assert actions(html) == ["check_in", "no_show", "quota", "search", "check_in"]
+    times = ["2030-01-10 00:10", "2030-01-09 23:30", "2030-01-08 12:00", "2030-01-08 10:00"]
+    times.append("2030-01-07 09:00")
+    positions = [html.index(t) for t in times]
+    assert positions == sorted(positions)
+    assert "160 → 120" in html and "road works at the gate" in html
+    assert "admin@test.example.org" in html
+    assert log["zhang"].code in html and log["zhang"].resident.id_masked in html
+
+
+def test_link_from_other_pages_filters_clerk_office_action_text_and_dates(staff, log):
+    query = {
+        "clerk": log["clerk_a"].pk,
+        "office": log["a"].pk,
+        "action": "check_in",
+        "q": "priority",
+        "start": "2030-01-07",
+        "end": "2030-01-07",
+    }
+    html = staff.get(URL, query).content.decode()
+    assert rows(html) == 1
+    assert log["zhang"].code in html and "priority walk-in: veteran" in html
+    assert log["li"].code not in html
+    assert "Only actions by clerk-a@test.example.org." in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"office": "a"}, ["quota", "search", "check_in"]),
+        ({"office": "b"}, ["check_in", "no_show"]),
+        ({"clerk": "clerk_b"}, ["check_in", "no_show"]),
+        ({"clerk": "clerk_a", "action": "search"}, ["search"]),
+        ({"action": "check_in"}, ["check_in", "check_in"]),
+        ({"action": "quota"}, ["quota"]),
+        ({"q": "lookup-q1"}, ["search"]),
+        ({"q": "road works"}, ["quota"]),
+    ],
+)
+def test_each_filter_keeps_exactly_its_rows(staff, log, query, expected):
+    query = {key: log[value].pk if value in log else value for key, value in query.items()}
+    assert actions(staff.get(URL, query).content.decode()) == expected
+
+
+def test_dates_are_inclusive_local_days(staff, log):
+    ninth = staff.get(URL, {"start": "2030-01-09", "end": "2030-01-09"}).content.decode()
+    assert actions(ninth) == ["no_show"]
+    tenth = staff.get(URL, {"start": "2030-01-10"}).content.decode()
+    assert actions(tenth) == ["check_in"] and log["li"].code in tenth
+    until_eighth = staff.get(URL, {"end": "2030-01-08"}).content.decode()
+    assert actions(until_eighth) == ["quota", "search", "check_in"]
+
+
+@pytest.mark.parametrize(
+    ("person", "count"),
+    [
+        ("clerk-b@", 2),  # the clerk's e-mail
+        ("13900001111", 2),  # the clerk's phone
+        ("zhang", 1),  # the resident's real name
+        ("admin@test", 1),  # the admin who changed a quota
+        ("nobody", 0),
+    ],
+)
+def test_person_matches_email_phone_and_name(staff, log, person, count):
+    html = staff.get(URL, {"person": person}).content.decode()
+    assert rows(html) == count
+    if person == "zhang":
+        assert log["zhang"].code in html and log["li"].code not in html
+    if count == 0:
+        assert "No entries match." in html
+
+
+def test_id_number_is_searched_by_post_only(staff, log):
+    # Li Si was the second resident made: sequence 002.
+    number = make_id_number(seq="002")
+    response = staff.post(URL, {"id_number": number, "office": log["b"].pk})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert rows(html) == 2 and log["li"].code in html and log["zhang"].code not in html
+    # By GET the number is ignored: it must never be put in a URL.
+    assert rows(staff.get(URL, {"id_number": number}).content.decode()) == 5
+    unknown = staff.post(URL, {"id_number": make_id_number(seq="999")}).content.decode()
+    assert rows(unknown) == 0 and "No entries match." in unknown
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"start": "2030-01-09", "end": "2030-01-08"}, "The end date is before the start date."),
+        ({"action": "bribe"}, "Select a valid choice."),
+        ({"start": "09/01/2030"}, "Enter a valid date."),
+        ({"clerk": "999999"}, "Select a valid choice."),
+        ({"office": "x"}, "Select a valid choice."),
+    ],
+)
+def test_bad_input_is_a_form_error_not_a_crash(staff, log, data, message):
+    response = staff.get(URL, data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert message in html
+    assert rows(html) == 0 and 'id="audit-log"' not in html
+
+
+def test_bad_id_number_is_a_form_error(staff, log):
+    response = staff.post(URL, {"id_number": "21080219850315123"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "A resident ID number has 18 characters; this one has 17." in html
+    assert rows(html) == 0
+
+
+def test_pages_of_one_hundred_and_bounded_queries(log, django_assert_max_num_queries):
+    clerk, office = log["clerk_a"], log["a"]
+    for minute in range(120):
+        services.audit_record(
+            clerk=clerk, office=office, action="search", now=local(6, 8) + minute * MINUTE
+        )
+    with django_assert_max_num_queries(4):
+        first = audit_log_search()
+        lines = list(first.object_list)
+        [(line.office.name, str(line.who), line.booking_code) for line in lines]
+    assert (len(lines), first.paginator.count, first.paginator.num_pages) == (100, 125, 2)
+    last = audit_log_search(page=2)
+    assert len(last.object_list) == 25
+    assert last.object_list[-1].at == local(6, 8)
+    assert audit_log_search(page="nonsense").number == 1
+
+
+def test_pages_are_linked_keeping_the_filters(staff, log):
+    for minute in range(101):
+        services.audit_record(
+            clerk=log["clerk_a"],
+            office=log["a"],
+            action="search",
+            now=local(6, 8) + minute * MINUTE,
+        )
+    html = staff.get(URL, {"action": "search"}).content.decode()
+    assert rows(html) == 100
+    assert "?action=search&amp;page=2" in html
+    assert rows(staff.get(URL, {"action": "search", "page": 2}).content.decode()) == 2
+
+
+def test_changelist_and_overview_link_to_the_log(staff, log):
+    changelist = staff.get(reverse("admin:appointments_auditentry_changelist")).content.decode()
+    assert f'href="{URL}"' in changelist
+    overview = staff.get(reverse("admin:offices_office_overview")).content.decode()
+    assert f'href="{URL}?action=quota"' in overview
+
+
+@pytest.mark.parametrize("role", ["clerk", "resident"])
+def test_non_admins_are_refused(log, make_resident, role):
+    if role == "clerk":
+        user = log["clerk_a"]
+    else:
+        user = User.objects.create_user(email="resident@test.example.org")
+        make_resident(user=user)
+    client = Client()
+    client.force_login(user)
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, {"id_number": make_id_number(seq="002")}).status_code == 403
+
+
+def test_strangers_are_sent_to_log_in(db):
+    response = Client().get(URL)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
