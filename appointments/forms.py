@@ -129,14 +129,14 @@ class StatisticsForm(forms.Form):
     )
     group = forms.ChoiceField(label=_("One row per"), choices=[])
     walkin_share = forms.DecimalField(
-        label=_("Flag priority walk-ins above (% of people served)"),
+        label=_("Flag priority walk-ins above this percentage of people served"),
         min_value=0,
         max_value=100,
         decimal_places=1,
         required=False,
     )
     complaint_share = forms.DecimalField(
-        label=_("Flag complaints above (% of people served)"),
+        label=_("Flag complaints above this percentage of people served"),
         min_value=0,
         max_value=100,
         decimal_places=1,
