@@ -422,9 +422,12 @@ def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Offi
     closed = set(
         ClosedDay.objects.filter(date__range=(start, end)).values_list("office_id", "date")
     )
+    from offices.services import pending_changes, plan_for_day
+
+    pending = pending_changes(until=last)
     preview = []
     for office in offices:
-        windows = list(office.windows.all())
+        all_windows = list(office.windows.all())
         rows, week_used, week = [], 0, None
         day = start
         while day <= last:
@@ -436,8 +439,9 @@ def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Offi
                 state = "released" if places else "closed"
             else:
                 is_closed = key in closed or not office.opens_on_weekday(day.isoweekday())
+                planned, windows = plan_for_day(office, all_windows, day, pending)
                 places = day_places(
-                    office=office, windows=windows, closed=is_closed, used_in_week=week_used
+                    office=planned, windows=windows, closed=is_closed, used_in_week=week_used
                 )
                 booked, state = 0, ("closed" if is_closed or not places else "planned")
             week_used += places

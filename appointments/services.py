@@ -17,6 +17,7 @@ from django.db.models import Exists, F, Q, Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from offices import services as quota_services
 from offices.models import ClosedDay, Office
 
 from . import attempts
@@ -99,7 +100,7 @@ def day_places(*, office: Office, windows, closed: bool, used_in_week: int) -> i
     return min(office.daily_capacity, max(0, office.weekly_quota - used_in_week), window_total)
 
 
-def _release_office_day(office: Office, day: datetime.date, now) -> tuple[str, int]:
+def _release_office_day(office: Office, day: datetime.date, now, pending) -> tuple[str, int]:
     release, created = DayRelease.objects.get_or_create(
         office=office, date=day, defaults={"capacity": 0, "released_at": now}
     )
@@ -121,7 +122,8 @@ def _release_office_day(office: Office, day: datetime.date, now) -> tuple[str, i
         .aggregate(total=Sum("capacity"))["total"]
         or 0
     )
-    total = day_places(office=office, windows=windows, closed=False, used_in_week=used)
+    planned, windows = quota_services.plan_for_day(office, windows, day, pending)
+    total = day_places(office=planned, windows=windows, closed=False, used_in_week=used)
     shares = split_capacity(total, [w.capacity for w in windows])
     Slot.objects.bulk_create(
         Slot(office=office, date=day, start=w.start, end=w.end, capacity=share)
@@ -153,8 +155,10 @@ def slots_release(*, day: datetime.date, now: datetime.datetime | None = None) -
     result = ReleaseResult(date=day)
     with transaction.atomic():
         transaction.on_commit(_after_release)
+        quota_services.planned_changes_apply(today=local_today(now), now=now)
+        pending = quota_services.pending_changes(until=day)
         for office in Office.objects.filter(is_active=True).order_by("pk"):
-            outcome, places = _release_office_day(office, day, now)
+            outcome, places = _release_office_day(office, day, now, pending)
             if outcome == "released":
                 result.released[office.code] = places
             elif outcome == "closed":

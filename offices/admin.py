@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .models import ClosedDay, Complaint, Office, QuotaChange, TimeWindow
+from .models import ClosedDay, Complaint, Office, PlannedChange, QuotaChange, TimeWindow
 
 ADMIN_DELETE_REASON = "Deleted in the admin"
 
@@ -77,6 +77,22 @@ class TimeWindowInline(admin.TabularInline):
         return False  # windows are added in their own page so the change is logged
 
 
+class PlannedChangeInline(admin.TabularInline):
+    model = PlannedChange
+    verbose_name_plural = _("Changes planned from a later day")
+    fields = ["effective_from", "field", "window", "value", "reason", "created_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(applied_at__isnull=True)
+
+    def has_add_permission(self, request, obj=None):
+        return False  # planned in their own page, checked against the floor and logged
+
+
 @admin.register(Office)
 class OfficeAdmin(admin.ModelAdmin):
     form = OfficeForm
@@ -95,7 +111,7 @@ class OfficeAdmin(admin.ModelAdmin):
     list_filter = ["is_main_urban", "is_active", "has_walkin_window", "district"]
     search_fields = ["name", "code", "address", "district"]
     filter_horizontal = ["clerks"]
-    inlines = [TimeWindowInline]
+    inlines = [TimeWindowInline, PlannedChangeInline]
     fieldsets = [
         (None, {"fields": ["name", "code", "address", "district", "opening_hours"]}),
         (
@@ -118,6 +134,17 @@ class OfficeAdmin(admin.ModelAdmin):
     @admin.display(description=_("weekly online places"))
     def weekly_online(self, obj: Office) -> int:
         return services.office_plan(obj).weekly_online
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        name, options = fieldsets[1]
+        description = _(
+            "Changes saved here apply to the days not released yet, from %(date)s. To change "
+            "capacity from a later day, plan the change instead."
+        ) % {"date": services.first_open_day(obj).isoformat()}
+        return [fieldsets[0], (name, {**options, "description": description}), *fieldsets[2:]]
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -176,6 +203,10 @@ class OfficeAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": _("Capacity overview"),
             "weekly_total": services.main_urban_weekly_total(),
+            "weekly_ahead": services.main_urban_weekly_totals_ahead(),
+            "planned": PlannedChange.objects.filter(applied_at__isnull=True).select_related(
+                "office", "window", "created_by"
+            ),
             "floor": settings.WEEKLY_ONLINE_FLOOR,
             "next_release": selectors.next_release(),
             "preview": selectors.capacity_preview(today=today),
@@ -278,6 +309,100 @@ class ClosedDayAdmin(admin.ModelAdmin):
         services.closed_day_remove(closed_day=obj, reason=ADMIN_DELETE_REASON, user=request.user)
 
 
+class PlannedChangeForm(forms.ModelForm):
+    class Meta:
+        model = PlannedChange
+        fields = ["office", "field", "window", "value", "effective_from", "reason"]
+        widgets = {
+            "effective_from": forms.DateInput(attrs={"type": "date"}),
+            "reason": forms.Textarea(attrs={"rows": 2}),
+        }
+        help_texts = {
+            "window": _("Only when the capacity of a time window changes."),
+            "reason": _("Kept in the quota log."),
+        }
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Give a reason; it is kept in the quota log."))
+            return data
+        try:
+            services.planned_change_validate(
+                office=data["office"],
+                field=data["field"],
+                value=data["value"],
+                effective_from=data["effective_from"],
+                window=data.get("window"),
+            )
+        except services.QuotaError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(PlannedChange)
+class PlannedChangeAdmin(admin.ModelAdmin):
+    form = PlannedChangeForm
+    list_display = [
+        "effective_from",
+        "office",
+        "field",
+        "window",
+        "value",
+        "applied_at",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["office", "field", ("applied_at", admin.EmptyFieldListFilter)]
+    date_hierarchy = "effective_from"
+    actions = None
+    list_select_related = ["office", "window", "window__office", "created_by"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (
+            [*PlannedChangeForm.Meta.fields, "applied_at", "created_by", "created_at"]
+            if obj
+            else []
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        pending = obj is None or obj.applied_at is None
+        return pending and super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            data = form.cleaned_data
+            saved = services.planned_change_add(
+                office=data["office"],
+                field=data["field"],
+                value=data["value"],
+                effective_from=data["effective_from"],
+                window=data.get("window"),
+                reason=data["reason"],
+                user=request.user,
+            )
+            obj.pk = saved.pk
+
+    def delete_view(self, request, object_id, extra_context=None):
+        change = self.get_object(request, object_id)
+        if request.method == "POST" and change is not None:
+            try:
+                services.planned_change_cancel(
+                    change=change, reason=ADMIN_DELETE_REASON, user=request.user
+                )
+            except services.QuotaError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+                return redirect("admin:offices_plannedchange_change", change.pk)
+            self.message_user(request, _("The planned change was withdrawn."))
+            return redirect("admin:offices_plannedchange_changelist")
+        return super().delete_view(request, object_id, extra_context)
+
+
 @admin.register(QuotaChange)
 class QuotaChangeAdmin(admin.ModelAdmin):
     list_display = [
@@ -287,6 +412,7 @@ class QuotaChangeAdmin(admin.ModelAdmin):
         "target",
         "old_value",
         "new_value",
+        "effective_from",
         "changed_by",
     ]
     list_filter = ["office", "field"]

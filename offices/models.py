@@ -128,6 +128,8 @@ class QuotaChange(models.Model):
         verbose_name=_("changed by"),
     )
     changed_at = models.DateTimeField(_("changed at"), db_index=True)
+    # The first day the change applies to (days before it keep what they had).
+    effective_from = models.DateField(_("takes effect from"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("quota change")
@@ -139,6 +141,67 @@ class QuotaChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.office} {self.field}: {self.old_value} → {self.new_value}"
+
+
+class PlannedChange(models.Model):
+    """A capacity decided now that takes effect from a later day.
+
+    Until that day is released nothing changes; the release and the 14-day preview read
+    the office's configuration with the planned changes due by each day laid over it.
+    """
+
+    class Field(models.TextChoices):
+        DAILY_CAPACITY = "daily_capacity", _("daily online capacity")
+        WEEKLY_QUOTA = "weekly_quota", _("weekly online quota")
+        WINDOW_CAPACITY = "window_capacity", _("capacity of a time window")
+
+    office = models.ForeignKey(
+        Office,
+        on_delete=models.PROTECT,
+        related_name="planned_changes",
+        verbose_name=_("office"),
+    )
+    field = models.CharField(_("what changes"), max_length=20, choices=Field.choices)
+    window = models.ForeignKey(
+        TimeWindow,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="planned_changes",
+        verbose_name=_("time window"),
+    )
+    value = models.PositiveIntegerField(_("new value"))
+    effective_from = models.DateField(_("takes effect from"))
+    reason = models.TextField(_("reason"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("planned by"),
+    )
+    created_at = models.DateTimeField(_("planned at"))
+    # Set once the day is today: from then on the office's own settings carry the value.
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("planned capacity change")
+        verbose_name_plural = _("planned capacity changes")
+        ordering = ["effective_from", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="planned_change_has_reason"),
+            models.CheckConstraint(
+                condition=Q(field="window_capacity", window__isnull=False)
+                | Q(field__in=["daily_capacity", "weekly_quota"], window__isnull=True),
+                name="planned_change_window_iff_window_field",
+            ),
+        ]
+        indexes = [models.Index(fields=["applied_at", "effective_from"], name="planned_pending")]
+
+    def __str__(self) -> str:
+        target = f" {self.window}" if self.window_id else ""
+        return f"{self.office} {self.field}{target} = {self.value} from {self.effective_from}"
 
 
 class Complaint(models.Model):

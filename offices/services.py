@@ -7,6 +7,7 @@ city-wide weekly online total of main-urban offices may not fall below
 ``settings.WEEKLY_ONLINE_FLOOR``. Every accepted change is written to QuotaChange.
 """
 
+import copy
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import ClosedDay, Office, QuotaChange, TimeWindow
+from .models import ClosedDay, Office, PlannedChange, QuotaChange, TimeWindow
 
 QUOTA_FIELDS = ("daily_capacity", "weekly_quota", "opening_weekdays", "is_main_urban", "is_active")
 
@@ -138,6 +139,7 @@ def office_quota_validate(*, office: Office, changes: dict) -> None:
     after = main_urban_weekly_total(replace={office.pk: after_plan})
     if before_plan != after_plan:
         _check_floor(before=before, after=after)
+        _check_floor_ahead(config_after=_config_with(stored))
 
 
 def office_quota_change(
@@ -190,6 +192,7 @@ def window_validate(*, window: TimeWindow, delete: bool = False) -> None:
     before = main_urban_weekly_total()
     after = main_urban_weekly_total(replace={office.pk: office_plan(office, windows=windows)})
     _check_floor(before=before, after=after)
+    _check_floor_ahead(config_after=_config_with(office, windows))
 
 
 def window_save(
@@ -393,3 +396,240 @@ def complaint_answer(*, complaint, answer: str, user, close: bool = False, now=N
         complaint.assigned_to = user
     complaint.save(update_fields=["answer", "answered_at", "status", "assigned_to"])
     return complaint
+
+
+# --- changes that take effect from a later day ---------------------------------------------
+
+
+def first_open_day(office: Office, *, today: datetime.date | None = None) -> datetime.date:
+    """The first day whose places are not released yet: changes can apply from here on."""
+    from appointments.models import DayRelease
+
+    today = today or timezone.localdate()
+    last = (
+        DayRelease.objects.filter(office=office, date__gte=today)
+        .order_by("-date")
+        .values_list("date", flat=True)
+        .first()
+    )
+    return last + datetime.timedelta(days=1) if last else today
+
+
+def pending_changes(*, office_ids=None, until: datetime.date | None = None) -> list[PlannedChange]:
+    """Planned changes not yet carried by the offices' own settings, oldest date first."""
+    pending = PlannedChange.objects.filter(applied_at__isnull=True).order_by("effective_from", "pk")
+    if office_ids is not None:
+        pending = pending.filter(office_id__in=office_ids)
+    if until is not None:
+        pending = pending.filter(effective_from__lte=until)
+    return list(pending)
+
+
+def plan_for_day(office: Office, windows: list[TimeWindow], day: datetime.date, pending):
+    """Return copies of ``office`` and its ``windows`` with the planned changes due by ``day``
+    laid over them: what the release of ``day`` uses, and what its preview shows."""
+    due = [c for c in pending if c.office_id == office.pk and c.effective_from <= day]
+    if not due:
+        return office, windows
+    office = copy.copy(office)
+    windows = [copy.copy(w) for w in windows]
+    by_pk = {w.pk: w for w in windows}
+    for change in due:
+        if change.field == PlannedChange.Field.WINDOW_CAPACITY:
+            if change.window_id in by_pk:
+                by_pk[change.window_id].capacity = change.value
+        else:
+            setattr(office, change.field, change.value)
+    return office, windows
+
+
+def _config() -> dict[int, tuple[Office, list[TimeWindow]]]:
+    return {o.pk: (o, list(o.windows.all())) for o in Office.objects.prefetch_related("windows")}
+
+
+def _config_with(office: Office, windows: list[TimeWindow] | None = None):
+    """The configuration with ``office`` (and its ``windows``) as a change would leave it."""
+    config = _config()
+    config[office.pk] = (office, config[office.pk][1] if windows is None else windows)
+    return config
+
+
+def _total_on(config, pending, day) -> int:
+    total = 0
+    for office, windows in config.values():
+        office, windows = plan_for_day(office, windows, day, pending)
+        plan = office_plan(office, windows=windows)
+        if plan.counts_for_floor:
+            total += plan.weekly_online
+    return total
+
+
+def _check_floor_ahead(*, config_after=None, pending_after=None) -> None:
+    """Check the floor on every day a planned change takes effect, not just today.
+
+    ``config_after`` / ``pending_after`` stand for the configuration and the planned
+    changes as a proposed change would leave them (None: as they are).
+    """
+    pending = pending_changes()
+    if not pending and not pending_after:
+        return
+    config = _config()
+    after_config = config if config_after is None else config_after
+    after_pending = pending if pending_after is None else pending_after
+    days = sorted({c.effective_from for c in pending} | {c.effective_from for c in after_pending})
+    for day in days:
+        before = _total_on(config, pending, day)
+        after = _total_on(after_config, after_pending, day)
+        try:
+            _check_floor(before=before, after=after)
+        except BelowWeeklyFloor as exc:
+            raise BelowWeeklyFloor(
+                _("From %(date)s: %(refusal)s") % {"date": day.isoformat(), "refusal": exc}
+            ) from None
+
+
+def _value_on(office: Office, field: str, window, day: datetime.date, pending) -> int:
+    windows = list(office.windows.all())
+    office_then, windows_then = plan_for_day(office, windows, day, pending)
+    if field == PlannedChange.Field.WINDOW_CAPACITY:
+        return next((w.capacity for w in windows_then if w.pk == window.pk), window.capacity)
+    return getattr(office_then, field)
+
+
+def planned_change_validate(
+    *, office: Office, field: str, value: int, effective_from: datetime.date, window=None
+) -> PlannedChange:
+    """Return the unsaved change, or raise QuotaError saying why it cannot be planned."""
+    if field not in PlannedChange.Field.values:
+        raise QuotaError(_("This setting cannot be planned ahead."))
+    if value is None or value < 0:
+        raise QuotaError(_("Capacity cannot be negative."))
+    if (field == PlannedChange.Field.WINDOW_CAPACITY) != (window is not None):
+        raise QuotaError(_("Choose a time window exactly when changing a window's capacity."))
+    if window is not None and window.office_id != office.pk:
+        raise QuotaError(_("This time window belongs to another office."))
+    earliest = first_open_day(office)
+    if effective_from < earliest:
+        raise DayAlreadyReleased(
+            _(
+                "Days before %(date)s are already released for %(office)s; a change can take "
+                "effect from %(date)s at the earliest (released days change through their "
+                "slots)."
+            )
+            % {"date": earliest.isoformat(), "office": office.name}
+        )
+    change = PlannedChange(
+        office=office, field=field, window=window, value=value, effective_from=effective_from
+    )
+    _check_floor_ahead(pending_after=sorted([*pending_changes(), change], key=_change_order))
+    return change
+
+
+def _change_order(change: PlannedChange):
+    return (change.effective_from, change.pk or float("inf"))
+
+
+def planned_change_add(
+    *,
+    office: Office,
+    field: str,
+    value: int,
+    effective_from: datetime.date,
+    reason: str,
+    window=None,
+    user=None,
+    now: datetime.datetime | None = None,
+) -> PlannedChange:
+    """Plan a capacity change from a day on; checked against the floor, logged."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_offices()
+        reason = _require_reason(reason)
+        change = planned_change_validate(
+            office=office, field=field, value=value, effective_from=effective_from, window=window
+        )
+        old = _value_on(office, field, window, effective_from, pending_changes())
+        change.reason, change.created_by, change.created_at = reason, user, now
+        change.save()
+        entry = _log(
+            office=office,
+            field=field,
+            target=_window_label(window) if window else "",
+            old=old,
+            new=value,
+            reason=reason,
+            user=user,
+            now=now,
+        )
+        entry.effective_from = effective_from
+        entry.save(update_fields=["effective_from"])
+    return change
+
+
+def planned_change_cancel(
+    *, change: PlannedChange, reason: str, user=None, now: datetime.datetime | None = None
+) -> None:
+    """Withdraw a planned change that has not taken effect; checked and logged."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_offices()
+        reason = _require_reason(reason)
+        change = PlannedChange.objects.select_related("office", "window").get(pk=change.pk)
+        if change.applied_at is not None or change.effective_from < first_open_day(change.office):
+            raise DayAlreadyReleased(
+                _("This change has already taken effect; plan another one instead.")
+            )
+        _check_floor_ahead(pending_after=[c for c in pending_changes() if c.pk != change.pk])
+        entry = _log(
+            office=change.office,
+            field=change.field,
+            target=_window_label(change.window) if change.window else "",
+            old=change.value,
+            new=_value_on(
+                change.office,
+                change.field,
+                change.window,
+                change.effective_from,
+                [c for c in pending_changes() if c.pk != change.pk],
+            ),
+            reason=reason,
+            user=user,
+            now=now,
+        )
+        entry.effective_from = change.effective_from
+        entry.save(update_fields=["effective_from"])
+        change.delete()
+
+
+def planned_changes_apply(*, today: datetime.date, now: datetime.datetime) -> int:
+    """Write the planned changes due by ``today`` into the offices' own settings.
+
+    Every day not released yet is today or later, so for the release and the preview this
+    changes nothing: it only keeps the office pages showing what is in force. Idempotent.
+    """
+    applied = 0
+    with transaction.atomic():
+        for change in (
+            PlannedChange.objects.select_for_update(of=("self",))
+            .filter(applied_at__isnull=True, effective_from__lte=today)
+            .select_related("office", "window")
+            .order_by("effective_from", "pk")
+        ):
+            if change.field == PlannedChange.Field.WINDOW_CAPACITY:
+                TimeWindow.objects.filter(pk=change.window_id).update(capacity=change.value)
+            else:
+                Office.objects.filter(pk=change.office_id).update(**{change.field: change.value})
+            change.applied_at = now
+            change.save(update_fields=["applied_at"])
+            applied += 1
+    return applied
+
+
+def main_urban_weekly_totals_ahead() -> list[tuple[datetime.date, int]]:
+    """The weekly main-urban total from each day a planned change takes effect."""
+    pending = pending_changes()
+    if not pending:
+        return []
+    config = _config()
+    days = sorted({c.effective_from for c in pending})
+    return [(day, _total_on(config, pending, day)) for day in days]

@@ -33,6 +33,10 @@ def office_form(office, **overrides):
         "windows-INITIAL_FORMS": "0",
         "windows-MIN_NUM_FORMS": "0",
         "windows-MAX_NUM_FORMS": "1000",
+        "planned_changes-TOTAL_FORMS": "0",
+        "planned_changes-INITIAL_FORMS": "0",
+        "planned_changes-MIN_NUM_FORMS": "0",
+        "planned_changes-MAX_NUM_FORMS": "1000",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v != "" or k in ("change_reason", "opening_hours")}

@@ -14,6 +14,8 @@ def admin_urls():
     urls = [reverse("admin:index"), reverse("admin:offices_office_overview")]
     urls.append(reverse("admin:registration_platenumber_load"))
     urls.append(reverse("admin:appointments_auditentry_log"))
+    urls.append(reverse("admin:appointments_booking_statistics"))
+    urls.append(reverse("admin:offices_plannedchange_add"))
     for model in admin.site._registry:
         meta = model._meta
         urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))

@@ -1,0 +1,221 @@
+"""Capacity changes that take effect from a chosen day: preview, release, floor and log."""
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from appointments import selectors
+from appointments import services as booking_services
+from appointments.models import DayRelease, Slot
+from offices import services
+from offices.models import Office, PlannedChange, QuotaChange, TimeWindow
+
+TZ = ZoneInfo("Asia/Shanghai")
+MONDAY = datetime.date(2030, 1, 7)
+NOW = datetime.datetime(2030, 1, 4, 10, 0, tzinfo=TZ)  # the Friday before
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):  # the refusals are matched in English
+        yield
+
+
+def days_from(day, n):
+    return day + datetime.timedelta(days=n)
+
+
+def preview_places(office, today):
+    rows = dict(selectors.capacity_preview(today=today, days=14))
+    (office_rows,) = [rows[o] for o in rows if o.pk == office.pk]
+    return {d.date: d.places for d in office_rows}
+
+
+def test_a_daily_capacity_cut_applies_from_its_day_in_preview_release_and_log(
+    main_urban_offices, admin_user, time_machine
+):
+    time_machine.move_to(NOW, tick=False)
+    office = main_urban_offices[0]
+    wednesday = days_from(MONDAY, 2)
+    services.planned_change_add(
+        office=office,
+        field="daily_capacity",
+        value=20,
+        effective_from=wednesday,
+        reason="Two clerks on training from Wednesday",
+        user=admin_user,
+    )
+    office.refresh_from_db()
+    assert office.daily_capacity == 32  # nothing changes before its day
+
+    places = preview_places(office, NOW.date())
+    assert [places[days_from(MONDAY, i)] for i in range(4)] == [32, 32, 20, 20]
+
+    log = QuotaChange.objects.get(office=office, field="daily_capacity")
+    assert (log.old_value, log.new_value, log.effective_from) == ("32", "20", wednesday)
+    assert log.changed_by == admin_user
+
+    for i in range(3):
+        booking_services.slots_release(day=days_from(MONDAY, i), now=NOW)
+    released = dict(DayRelease.objects.filter(office=office).values_list("date", "capacity"))
+    assert released == {MONDAY: 32, days_from(MONDAY, 1): 32, wednesday: 20}
+    assert PlannedChange.objects.get().applied_at is None  # its day has not come yet
+
+    # On Wednesday the office's own settings take the value; nothing else changes.
+    tuesday_evening = datetime.datetime.combine(wednesday, datetime.time(8), tzinfo=TZ)
+    booking_services.slots_release(day=days_from(MONDAY, 3), now=tuesday_evening)
+    office.refresh_from_db()
+    assert office.daily_capacity == 20
+    assert PlannedChange.objects.get().applied_at == tuesday_evening
+    assert DayRelease.objects.get(office=office, date=days_from(MONDAY, 3)).capacity == 20
+
+
+def test_a_window_capacity_change_splits_the_day_by_the_new_capacities(
+    make_office, admin_user, time_machine
+):
+    time_machine.move_to(NOW, tick=False)
+    office = make_office(daily_capacity=40, is_main_urban=False)
+    first = office.windows.order_by("start").first()
+    services.planned_change_add(
+        office=office,
+        field="window_capacity",
+        window=first,
+        value=4,
+        effective_from=days_from(MONDAY, 1),
+        reason="Morning window shorter",
+        user=admin_user,
+    )
+    for i in range(2):
+        booking_services.slots_release(day=days_from(MONDAY, i), now=NOW)
+    monday, tuesday = (
+        list(Slot.objects.filter(office=office, date=d).order_by("start").values_list("capacity"))
+        for d in (MONDAY, days_from(MONDAY, 1))
+    )
+    assert [c for (c,) in monday] == [10, 10, 10, 10]
+    assert [c for (c,) in tuesday] == [4, 10, 10, 10]
+    log = QuotaChange.objects.get(office=office)
+    assert (log.target, log.old_value, log.new_value) == ("08:30-10:00", "10", "4")
+
+
+def test_a_released_day_cannot_be_changed_by_a_plan(main_urban_offices, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    office = main_urban_offices[0]
+    booking_services.slots_release(day=MONDAY, now=NOW)
+    with pytest.raises(services.DayAlreadyReleased, match="2030-01-08 at the earliest"):
+        services.planned_change_add(
+            office=office,
+            field="weekly_quota",
+            value=150,
+            effective_from=MONDAY,
+            reason="Too late",
+        )
+    assert not PlannedChange.objects.exists()
+    assert not QuotaChange.objects.exists()
+
+
+def test_the_floor_holds_on_the_day_a_plan_takes_effect(main_urban_offices, time_machine):
+    """Five offices at 160 a week: 800 against a floor of 760."""
+    time_machine.move_to(NOW, tick=False)
+    a, b = main_urban_offices[:2]
+    next_week = days_from(MONDAY, 7)
+    services.planned_change_add(
+        office=a, field="weekly_quota", value=130, effective_from=next_week, reason="Works"
+    )  # 770 from next week: allowed
+    with pytest.raises(services.BelowWeeklyFloor) as refused:
+        services.planned_change_add(
+            office=b, field="weekly_quota", value=140, effective_from=next_week, reason="More"
+        )
+    assert "2030-01-14" in str(refused.value) and "760" in str(refused.value)
+    # A cut today that is fine today (780) but not once the plan applies (750): refused.
+    b.weekly_quota = 140
+    with pytest.raises(services.BelowWeeklyFloor, match="From 2030-01-14"):
+        services.office_quota_change(office=b, changes={"weekly_quota": 140}, reason="Now")
+    assert Office.objects.get(pk=b.pk).weekly_quota == 160
+    assert PlannedChange.objects.count() == 1
+
+
+def test_withdrawing_a_plan_is_checked_and_logged(main_urban_offices, admin_user, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    a, b = main_urban_offices[:2]
+    Office.objects.filter(pk=b.pk).update(weekly_quota=100)  # 740 today, below the floor
+    raise_plan = services.planned_change_add(
+        office=b, field="weekly_quota", value=160, effective_from=MONDAY, reason="Back to normal"
+    )
+    cut_plan = services.planned_change_add(
+        office=a, field="weekly_quota", value=150, effective_from=MONDAY, reason="Smaller hall"
+    )
+    # Withdrawing the raise would leave 790 - 60 = 730 from Monday, lower than with it.
+    with pytest.raises(services.BelowWeeklyFloor):
+        services.planned_change_cancel(change=raise_plan, reason="Changed my mind")
+    services.planned_change_cancel(change=cut_plan, reason="Hall stays", user=admin_user)
+    assert list(PlannedChange.objects.all()) == [raise_plan]
+    withdrawn = QuotaChange.objects.filter(office=a).order_by("-changed_at", "-id").first()
+    assert (withdrawn.old_value, withdrawn.new_value, withdrawn.reason) == (
+        "150",
+        "160",
+        "Hall stays",
+    )
+    # Once its day is released the plan can no longer be withdrawn.
+    booking_services.slots_release(day=MONDAY, now=NOW)
+    with pytest.raises(services.DayAlreadyReleased):
+        services.planned_change_cancel(change=raise_plan, reason="Too late")
+
+
+def test_bad_plans_say_why(main_urban_offices, make_office):
+    a = main_urban_offices[0]
+    other = make_office()
+    window = TimeWindow.objects.filter(office=other).first()
+    cases = [
+        ({"field": "opening_weekdays", "value": 1}, "cannot be planned"),
+        ({"field": "daily_capacity", "value": -1}, "negative"),
+        ({"field": "window_capacity", "value": 5}, "Choose a time window"),
+        ({"field": "window_capacity", "value": 5, "window": window}, "another office"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(services.QuotaError, match=message):
+            services.planned_change_add(
+                office=a, effective_from=days_from(MONDAY, 30), reason="x", **kwargs
+            )
+    with pytest.raises(services.QuotaError, match="reason"):
+        services.planned_change_add(
+            office=a, field="daily_capacity", value=5, effective_from=MONDAY, reason=" "
+        )
+    assert not PlannedChange.objects.exists()
+
+
+def test_admin_plans_a_change_sees_it_ahead_and_withdraws_it(
+    main_urban_offices, admin_user, time_machine
+):
+    time_machine.move_to(NOW, tick=False)
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(admin_user)
+    a, b = main_urban_offices[:2]
+    form = {"office": a.pk, "field": "weekly_quota", "window": "", "value": 130}
+    form |= {"effective_from": "2030-01-14", "reason": "Hall works"}
+    response = client.post("/admin/offices/plannedchange/add/", form)
+    assert response.status_code == 302
+    change = PlannedChange.objects.get()
+    assert (change.office, change.value, change.created_by) == (a, 130, admin_user)
+
+    # A second cut below the floor from that day is refused with its reason, nothing saved.
+    refused = client.post(
+        "/admin/offices/plannedchange/add/", {**form, "office": b.pk, "value": 140}
+    )
+    assert refused.status_code == 200
+    assert "From 2030-01-14: Refused" in refused.content.decode()
+    assert PlannedChange.objects.count() == 1
+
+    overview = client.get("/admin/offices/office/overview/").content.decode()
+    assert "From 2030-01-14, with the planned changes: 770 a week." in overview
+    assert 'id="planned-changes"' in overview and "Hall works" in overview
+    office_page = client.get(f"/admin/offices/office/{a.pk}/change/").content.decode()
+    assert "Changes saved here apply to the days not released yet, from 2030-01-04." in office_page
+    assert "Hall works" in office_page  # the office page lists what is planned
+
+    response = client.post(f"/admin/offices/plannedchange/{change.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not PlannedChange.objects.exists()
+    assert QuotaChange.objects.filter(office=a).count() == 2  # planned, then withdrawn
