@@ -398,8 +398,8 @@ def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Offi
     """Planned (not yet released) and released places per office for the coming days.
 
     Planned days use the same rule as the release (``services.day_places``), counting the
-    week's released places and the planned days before them, so the preview says what
-    the release will do with today's configuration.
+    week's released places and the planned days before them, and the planned capacity
+    changes due by each day, so the preview says what the release will do.
     """
     from django.db.models import Sum
 

@@ -608,7 +608,11 @@ def planned_changes_apply(*, today: datetime.date, now: datetime.datetime) -> in
     changes nothing: it only keeps the office pages showing what is in force. Idempotent.
     """
     applied = 0
+    due = PlannedChange.objects.filter(applied_at__isnull=True, effective_from__lte=today)
+    if not due.exists():
+        return 0
     with transaction.atomic():
+        _lock_offices()  # offices first, then plans: the order planning and withdrawing use
         for change in (
             PlannedChange.objects.select_for_update(of=("self",))
             .filter(applied_at__isnull=True, effective_from__lte=today)
