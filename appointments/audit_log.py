@@ -38,6 +38,7 @@ class LogLine:
     target: str = ""
     old_value: str = ""
     new_value: str = ""
+    effective_from: datetime.date | None = None
 
     @property
     def action_label(self) -> str:
@@ -199,6 +200,7 @@ def _lines(keys: list[tuple]) -> list[LogLine]:
                     target=change.target,
                     old_value=change.old_value,
                     new_value=change.new_value,
+                    effective_from=change.effective_from,
                 )
             )
         else:
