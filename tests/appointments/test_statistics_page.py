@@ -142,6 +142,16 @@ def test_bad_input_is_explained_not_a_crash(staff, query, message):
     assert 'id="statistics-table"' not in html
 
 
+def test_the_admin_home_links_to_the_supervision_pages(staff):
+    html = staff.get("/admin/").content.decode()
+    for url in [
+        "/admin/offices/office/overview/",
+        URL,
+        "/admin/appointments/auditentry/log/",
+    ]:
+        assert f'href="{url}"' in html
+
+
 def test_the_default_period_is_the_last_two_weeks(staff):
     response = staff.get(URL)
     assert response.status_code == 200
