@@ -126,12 +126,18 @@ def _csv_response(filename: str) -> tuple[HttpResponse, "csv._writer"]:
     return response, csv.writer(response)
 
 
+def _text_cell(value) -> str:
+    """A name as a spreadsheet shows it, never as a formula (=, +, -, @ would start one)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv(report: stats.Report, filename: str) -> HttpResponse:
     response, writer = _csv_response(filename)
     group_label = dict(stats.Group.CHOICES)[report.group]
     writer.writerow([str(group_label), *(str(c) for c in stats.COLUMNS)])
     for row in report.rows:
-        writer.writerow([row.label, *row.figures.cells()])
+        writer.writerow([_text_cell(row.label), *row.figures.cells()])
     writer.writerow([_("Total"), *report.total.cells()])
     return response
 
@@ -140,5 +146,5 @@ def _clerks_csv(clerks: list[stats.ClerkRow], filename: str) -> HttpResponse:
     response, writer = _csv_response(filename)
     writer.writerow([_("clerk"), *(str(c) for c in stats.CLERK_COLUMNS)])
     for row in clerks:
-        writer.writerow([str(row.clerk), *row.cells()])
+        writer.writerow([_text_cell(row.clerk), *row.cells()])
     return response

@@ -173,3 +173,12 @@ def test_anonymous_is_sent_to_log_in(db):
     response = Client().get(URL)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_a_name_never_becomes_a_spreadsheet_formula(city, staff):
+    city.b.name = '=HYPERLINK("http://example.org")'
+    city.b.save(update_fields=["name"])
+    query = {"start": D.isoformat(), "end": D.isoformat(), "group": "office", "export": "csv"}
+    rows = list(csv.reader(io.StringIO(staff.get(URL, query).content.decode("utf-8-sig"))))
+    # Rows are sorted by name, and "=" sorts before "O".
+    assert [row[0] for row in rows[1:3]] == ['\'=HYPERLINK("http://example.org")', "Office A"]
