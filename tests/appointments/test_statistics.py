@@ -21,6 +21,7 @@ def test_office_figures_per_day_equal_the_hand_computed_ones(city):
     assert (fa.days_sold_out, fa.days_released) == (1, 1)
     assert fa.mean_sell_out_minutes == pytest.approx(70 / 60)
     assert (fb.released, fb.booked, fb.attempts, fb.refused_other) == (2, 1, 2, 1)
+    assert (fb.no_shows, fb.cancelled, fb.checked_in, fb.completed) == (1, 0, 0, 0)
     assert fb.success_rate == 50.0
     assert (fb.walkins_senior, fb.days_sold_out, fb.mean_sell_out_minutes) == (1, 0, None)
     # As shown on the page and in the CSV:
