@@ -1,21 +1,23 @@
 """Counting refused booking attempts without a write per refusal.
 
 In a release rush most attempts are refused as sold out, and that answer is kept free of
-database writes (see docs/benchmarks.md). So each process counts refusals in memory and
-adds them to ``RefusedAttempts`` in one upsert at most every
-``BOOKING_ATTEMPTS_FLUSH_SECONDS`` (and when the process exits). A process killed
-outright loses at most that many seconds of counts; the statistics page says so.
+database writes (see docs/benchmarks.md). So each process counts refusals in memory and a
+timer thread adds them to ``RefusedAttempts`` in one upsert,
+``BOOKING_ATTEMPTS_FLUSH_SECONDS`` after the first refusal of a batch (and when the
+process exits). The request that refused never waits for that write, and an idle worker
+still writes its last refusals within those seconds. A process killed outright loses at
+most that many seconds of counts; the statistics page says so. With the setting at 0 (the
+tests) each refusal is written at once, in the request.
 """
 
 import atexit
 import datetime
 import logging
 import threading
-import time
 from collections import Counter
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import Error, connection, transaction
 
 from .models import RefusedAttempts
 
@@ -23,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 _pending: Counter = Counter()
 _lock = threading.Lock()
-_last_flush = time.monotonic()
+_timer: threading.Timer | None = None
 
 _UPSERT_SQL = (
     "INSERT INTO {table} (office_id, date, reason, total) VALUES {values} "
@@ -32,15 +34,38 @@ _UPSERT_SQL = (
 
 
 def record(*, office_id: int, date: datetime.date, reason: str) -> None:
-    """Count one refused attempt; written to the database in the next batch."""
-    global _last_flush
+    """Count one refused attempt; written to the database with the next batch."""
+    delay = settings.BOOKING_ATTEMPTS_FLUSH_SECONDS
     with _lock:
         _pending[(office_id, date, reason)] += 1
-        elapsed = time.monotonic() - _last_flush
-        # A clock that went back (a test's time travel) makes the batch due, not stuck.
-        due = elapsed >= settings.BOOKING_ATTEMPTS_FLUSH_SECONDS or elapsed < 0
-    if due:
+        timer = _new_timer(delay) if delay > 0 and _timer is None else None
+    if timer is not None:
+        timer.start()
+    elif delay <= 0:
         flush()
+
+
+def _new_timer(delay: float) -> threading.Timer:
+    """Called with the lock held: the one timer of the current batch."""
+    global _timer
+    _timer = threading.Timer(delay, _flush_in_thread)
+    _timer.daemon = True
+    return _timer
+
+
+def _flush_in_thread() -> None:
+    global _timer
+    with _lock:
+        _timer = None
+    try:
+        flush()
+    finally:
+        connection.close()  # this thread's own connection
+    with _lock:  # a failed write (kept) is retried by the next timer
+        delay = settings.BOOKING_ATTEMPTS_FLUSH_SECONDS
+        timer = _new_timer(delay) if _pending and _timer is None and delay > 0 else None
+    if timer is not None:
+        timer.start()
 
 
 def flush() -> int:
@@ -49,11 +74,9 @@ def flush() -> int:
     Rows are written in key order, so concurrent flushes from several processes cannot
     deadlock. On a database error the counts are kept for the next flush.
     """
-    global _last_flush
     with _lock:
         batch = sorted(_pending.items())
         _pending.clear()
-        _last_flush = time.monotonic()
     if not batch:
         return 0
     table = connection.ops.quote_name(RefusedAttempts._meta.db_table)
@@ -67,7 +90,7 @@ def flush() -> int:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
-    except DatabaseError as exc:
+    except Error as exc:
         logger.warning("refused attempts not written yet: %s", exc.__class__.__name__)
         with _lock:
             _pending.update(dict(batch))

@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -92,6 +94,23 @@ class AuditLogForm(forms.Form):
     )
     start = _date_field(_("from"))
     end = _date_field(_("to"))
+
+    # Eighteen characters with 17 digits: an ID number, which must not travel in a URL.
+    ID_NUMBER_LIKE = re.compile(r"\d{17}[\dXx]")
+
+    def _no_id_number(self, name: str) -> str:
+        value = self.cleaned_data.get(name, "")
+        if self.ID_NUMBER_LIKE.search(value.replace(" ", "")):
+            raise forms.ValidationError(
+                _("Search an ID number with the ID number field below (sent without the URL).")
+            )
+        return value
+
+    def clean_person(self):
+        return self._no_id_number("person")
+
+    def clean_q(self):
+        return self._no_id_number("q")
 
     def clean(self):
         data = super().clean()

@@ -155,6 +155,7 @@ def slots_release(*, day: datetime.date, now: datetime.datetime | None = None) -
     result = ReleaseResult(date=day)
     with transaction.atomic():
         transaction.on_commit(_after_release)
+        # Offices first (as capacity changes do): no plan is added or withdrawn meanwhile.
         quota_services.planned_changes_apply(today=local_today(now), now=now)
         pending = quota_services.pending_changes(until=day)
         for office in Office.objects.filter(is_active=True).order_by("pk"):
@@ -316,7 +317,8 @@ def _take_place(slot_id: int, now, expected: "SlotInfo | None" = None) -> None:
         raise _StaleSlotInfo
     if booked >= capacity:
         transaction.on_commit(lambda: availability_cache.mark_full(slot_id))
-        transaction.on_commit(lambda: day_sold_out_record(office_id, date, now))
+        # Statistics only: a failure here must not fail the booking that just committed.
+        transaction.on_commit(lambda: day_sold_out_record(office_id, date, now), robust=True)
 
 
 def day_sold_out_record(office_id: int, date: datetime.date, now: datetime.datetime) -> bool:

@@ -6,8 +6,10 @@ a handful of grouped queries for any period, then sums in Python.
 
 - booked: online bookings made for the day, whatever became of them (a moved booking
   counts for its new day);
-- booking attempts: bookings made plus attempts refused (sold out, already holding a
-  booking, in a no-show cooldown, other), so the success rate is booked / attempts;
+- booking attempts: bookings made plus attempts refused because the window was sold out,
+  so the success rate is booked / attempts. Other refusals (already holding a booking, a
+  double submit, a no-show cooldown, ...) are not a failure to get a place and are counted
+  apart;
 - sell-out time: from the day's release to the first moment it had no place left;
 - walk-ins: people served without a booking, by reason; queue waits run from the ticket
   to its (last) call.
@@ -60,7 +62,7 @@ class Figures:
 
     @property
     def attempts(self) -> int:
-        return self.booked + self.refused_full + self.refused_other
+        return self.booked + self.refused_full
 
     @property
     def success_rate(self) -> float | None:
@@ -92,6 +94,7 @@ class Figures:
             _one_decimal(self.mean_wait_minutes),
             str(self.attempts),
             str(self.refused_full),
+            str(self.refused_other),
             _one_decimal(self.success_rate),
             f"{self.days_sold_out}/{self.days_released}",
             _one_decimal(self.mean_sell_out_minutes),
@@ -112,6 +115,7 @@ COLUMNS = [
     _("mean wait (min)"),
     _("booking attempts"),
     _("refused as sold out"),
+    _("other refusals"),
     _("success rate (%)"),
     _("days sold out"),
     _("mean time to sell out (min)"),

@@ -1,5 +1,7 @@
 """Admin for offices. Every capacity edit goes through offices.services (floor + log)."""
 
+import datetime
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -60,9 +62,20 @@ class OfficeForm(ReasonFormMixin, forms.ModelForm):
 
 
 class ReleaseNowForm(forms.Form):
+    AHEAD_DAYS = 14  # as far as the preview shows
+
     date = forms.DateField(
         label=_("Release this date now"), widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        today = timezone.localdate()
+        if not today <= day <= today + datetime.timedelta(days=self.AHEAD_DAYS):
+            raise forms.ValidationError(
+                _("Choose a day from today to %(days)d days ahead.") % {"days": self.AHEAD_DAYS}
+            )
+        return day
 
 
 class TimeWindowInline(admin.TabularInline):
@@ -161,6 +174,21 @@ class OfficeAdmin(admin.ModelAdmin):
             reason=form.cleaned_data.get("change_reason", ""),
             user=request.user,
         )
+        for plan in services.pending_changes(office_ids=[obj.pk]):
+            if plan.field in changes:
+                self.message_user(
+                    request,
+                    _(
+                        "Still planned: %(what)s becomes %(value)d from %(date)s. Withdraw "
+                        "that plan if this change should last beyond it."
+                    )
+                    % {
+                        "what": plan.get_field_display(),
+                        "value": plan.value,
+                        "date": plan.effective_from.isoformat(),
+                    },
+                    level=messages.WARNING,
+                )
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: bookings and history refer to offices
@@ -391,6 +419,8 @@ class PlannedChangeAdmin(admin.ModelAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         change = self.get_object(request, object_id)
         if request.method == "POST" and change is not None:
+            if not self.has_delete_permission(request, change):
+                raise PermissionDenied
             try:
                 services.planned_change_cancel(
                     change=change, reason=ADMIN_DELETE_REASON, user=request.user

@@ -98,9 +98,11 @@ def _check_floor(*, before: int, after: int) -> None:
         )
 
 
-def _lock_offices() -> None:
-    # Serialise quota changes so two admins cannot each pass the floor check alone.
-    list(Office.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+def lock_offices() -> None:
+    """Serialise capacity changes and releases, so two cannot each pass the floor check
+    alone or a plan slip in during a release. FOR NO KEY UPDATE: bookings, slots and
+    audit rows that refer to an office do not wait for it."""
+    list(Office.objects.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
 
 
 def _log(*, office, field, old, new, reason, user, now, target="") -> QuotaChange:
@@ -153,7 +155,7 @@ def office_quota_change(
     """Apply quota field changes to an office, check the floor, and log each one."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_offices()
+        lock_offices()
         stored = Office.objects.get(pk=office.pk)
         changed = {f: v for f, v in changes.items() if getattr(stored, f) != v}
         if not changed:
@@ -201,7 +203,7 @@ def window_save(
     """Create or change a time window of an office (applies to days not yet released)."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_offices()
+        lock_offices()
         old = TimeWindow.objects.filter(pk=window.pk).first() if window.pk else None
         old_text = f"{_window_label(old)} x{old.capacity}" if old else ""
         new_text = f"{_window_label(window)} x{window.capacity}"
@@ -229,7 +231,7 @@ def window_delete(
 ) -> None:
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_offices()
+        lock_offices()
         reason = _require_reason(reason)
         window_validate(window=window, delete=True)
         _log(
@@ -340,16 +342,19 @@ def slot_capacity_change(
         )
         slot.capacity = capacity
         slot.save(update_fields=["capacity"])
-        transaction.on_commit(lambda: _after_capacity_change(slot.pk))
+        transaction.on_commit(lambda: _after_capacity_change(slot, now))
     return slot
 
 
-def _after_capacity_change(slot_id: int) -> None:
+def _after_capacity_change(slot, now) -> None:
     from appointments import cache as availability_cache
+    from appointments.services import day_sold_out_record
 
     availability_cache.invalidate()
     # Recomputed from the row on the next booking attempt if it is still full.
-    availability_cache.clear_full(slot_id)
+    availability_cache.clear_full(slot.pk)
+    if slot.booked >= slot.capacity:  # lowered to what is booked: the day may be full now
+        day_sold_out_record(slot.office_id, slot.date, now)
 
 
 def complaint_file(
@@ -543,7 +548,7 @@ def planned_change_add(
     """Plan a capacity change from a day on; checked against the floor, logged."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_offices()
+        lock_offices()
         reason = _require_reason(reason)
         change = planned_change_validate(
             office=office, field=field, value=value, effective_from=effective_from, window=window
@@ -572,7 +577,7 @@ def planned_change_cancel(
     """Withdraw a planned change that has not taken effect; checked and logged."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_offices()
+        lock_offices()
         reason = _require_reason(reason)
         change = PlannedChange.objects.select_related("office", "window").get(pk=change.pk)
         if change.applied_at is not None or change.effective_from < first_open_day(change.office):
@@ -608,11 +613,8 @@ def planned_changes_apply(*, today: datetime.date, now: datetime.datetime) -> in
     changes nothing: it only keeps the office pages showing what is in force. Idempotent.
     """
     applied = 0
-    due = PlannedChange.objects.filter(applied_at__isnull=True, effective_from__lte=today)
-    if not due.exists():
-        return 0
     with transaction.atomic():
-        _lock_offices()  # offices first, then plans: the order planning and withdrawing use
+        lock_offices()  # offices first, then plans: the order planning and withdrawing use
         for change in (
             PlannedChange.objects.select_for_update(of=("self",))
             .filter(applied_at__isnull=True, effective_from__lte=today)

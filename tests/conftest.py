@@ -47,6 +47,9 @@ def _forget_slot_info():
     attempts._pending.clear()  # counts of another test's (rolled back) offices
     yield
     services._slot_info.clear()
+    if attempts._timer is not None:
+        attempts._timer.cancel()
+        attempts._timer = None
     attempts._pending.clear()
     cache.forget_local()
 

@@ -1,11 +1,13 @@
 """The statistics page: the hand-computed figures on the page, the same in the CSV."""
 
 import csv
+import datetime
 import io
 from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from registration.models import User
 from tests.stats_city import D1, D
@@ -63,16 +65,13 @@ def test_the_page_shows_the_hand_computed_figures_and_the_csv_has_the_same(city,
     html = response.content.decode()
     page = tables(html)["statistics-table"]
     header, a, b, total = page
-    assert header[0] == "office" and header[14] == "success rate (%)"
+    assert header[0] == "office" and header[15] == "success rate (%)"
     assert a == ["Office A", "6", "4", "1", "1", "1", "1", "0", "0", "1", "3", "20.0"] + [
-        "6",
-        "2",
-        "66.7",
-        "1/2",
-        "1.2",
+        *["6", "2", "0", "66.7", "1/2", "1.2"],
     ]
-    assert b[0] == "Office B" and b[12:15] == ["2", "0", "50.0"]
-    assert total[0] == "Total" and total[1:3] == ["10", "5"] and total[14] == "62.5"
+    # B: one booking; r1's refusal (already holding a booking) is not a failed attempt.
+    assert b[0] == "Office B" and b[12:16] == ["1", "0", "1", "100.0"]
+    assert total[0] == "Total" and total[1:3] == ["10", "5"] and total[15] == "71.4"
 
     exported = staff.get(URL, {**query, "export": "csv"})
     assert exported.status_code == 200
@@ -155,7 +154,11 @@ def test_the_admin_home_links_to_the_supervision_pages(staff):
 def test_the_default_period_is_the_last_two_weeks(staff):
     response = staff.get(URL)
     assert response.status_code == 200
-    assert "Nothing in this period." in response.content.decode()
+    today = timezone.localdate()
+    report = response.context["report"]
+    assert (report.start, report.end) == (today - datetime.timedelta(days=13), today)
+    assert [row.label for row in report.days][-1] == f"{today:%m-%d}"
+    assert len(report.days) == 14
 
 
 @pytest.mark.parametrize("who", ["clerk", "resident"])

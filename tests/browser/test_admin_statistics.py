@@ -63,8 +63,8 @@ def test_admin_sees_charts_and_figures_and_downloads_the_same_csv(
 
     shown = _table(page, "#statistics-table")
     assert [row[0] for row in shown] == ["office", "Office A", "Office B", "Total"]
-    assert shown[1][12:17] == ["6", "2", "66.7", "1/2", "1.2"]
-    assert shown[3][14] == "62.5"
+    assert shown[1][12:18] == ["6", "2", "0", "66.7", "1/2", "1.2"]
+    assert shown[3][15] == "71.4"
 
     with page.expect_download() as download:
         page.locator("#export-csv").click()

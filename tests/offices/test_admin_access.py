@@ -62,3 +62,30 @@ def test_admins_answer_complaints_and_the_resident_sees_it(db, make_office, admi
     mine.force_login(resident)
     page = mine.get("/complaints/").content.decode()
     assert "The clerk was warned." in page and "answered" in page
+
+
+def test_staff_without_permissions_are_refused_on_the_supervision_pages(db, make_office):
+    """Staff status alone opens the admin, not what a supervisor may see or change."""
+    from offices.models import PlannedChange
+
+    office = make_office(is_main_urban=False)
+    plan = services.planned_change_add(
+        office=office,
+        field="daily_capacity",
+        value=10,
+        effective_from=__import__("datetime").date(2031, 1, 6),
+        reason="Plan",
+    )
+    staff = User.objects.create_user(email="staff@test.example.org", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    for url in [
+        reverse("admin:appointments_booking_statistics"),
+        reverse("admin:appointments_auditentry_log"),
+        reverse("admin:offices_office_overview"),
+        reverse("admin:offices_plannedchange_add"),
+    ]:
+        assert client.get(url).status_code == 403, url
+    delete = reverse("admin:offices_plannedchange_delete", args=[plan.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert PlannedChange.objects.filter(pk=plan.pk).exists()

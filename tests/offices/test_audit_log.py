@@ -189,6 +189,8 @@ def test_id_number_is_searched_by_post_only(staff, log):
         ({"start": "09/01/2030"}, "Enter a valid date."),
         ({"clerk": "999999"}, "Select a valid choice."),
         ({"office": "x"}, "Select a valid choice."),
+        ({"person": "21080219850315123X"}, "Search an ID number with the ID number field"),
+        ({"q": "2108 0219 8503 1512 34"}, "Search an ID number with the ID number field"),
     ],
 )
 def test_bad_input_is_a_form_error_not_a_crash(staff, log, data, message):

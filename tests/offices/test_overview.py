@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from appointments import selectors
 from appointments import services as booking_services
@@ -58,11 +59,23 @@ def test_overview_shows_floor_preview_and_next_release(staff_client, main_urban_
 
 
 def test_release_now_is_as_safe_as_the_schedule(staff_client, main_urban_offices):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    if not main_urban_offices[0].opens_on_weekday(tomorrow.isoweekday()):
+        tomorrow += datetime.timedelta(days=1)  # the fixture's offices close on Sundays
     for _ in range(2):
-        response = staff_client.post("/admin/offices/office/overview/", {"date": "2030-01-08"})
+        response = staff_client.post("/admin/offices/office/overview/", {"date": tomorrow})
         assert response["Location"] == "/admin/offices/office/overview/"
-    assert DayRelease.objects.filter(date="2030-01-08").count() == 5
-    assert Slot.objects.filter(date="2030-01-08").count() == 20
+    assert DayRelease.objects.filter(date=tomorrow).count() == 5
+    assert Slot.objects.filter(date=tomorrow).count() == 20
+
+
+@pytest.mark.parametrize("days", [-1, 15])
+def test_release_now_only_from_today_to_two_weeks_ahead(staff_client, main_urban_offices, days):
+    day = timezone.localdate() + datetime.timedelta(days=days)
+    response = staff_client.post("/admin/offices/office/overview/", {"date": day})
+    assert response.status_code == 200
+    assert "Choose a day from today to 14 days ahead." in response.content.decode()
+    assert not DayRelease.objects.exists()
 
 
 def test_clerks_and_residents_cannot_open_it(main_urban_offices):
