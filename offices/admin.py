@@ -93,7 +93,7 @@ class TimeWindowInline(admin.TabularInline):
 class PlannedChangeInline(admin.TabularInline):
     model = PlannedChange
     verbose_name_plural = _("Changes planned from a later day")
-    fields = ["effective_from", "field", "window", "value", "reason", "created_by"]
+    fields = ["effective_from", "field", "window", "start", "end", "value", "reason", "created_by"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -340,15 +340,23 @@ class ClosedDayAdmin(admin.ModelAdmin):
 class PlannedChangeForm(forms.ModelForm):
     class Meta:
         model = PlannedChange
-        fields = ["office", "field", "window", "value", "effective_from", "reason"]
+        fields = ["office", "field", "window", "start", "end", "value", "effective_from", "reason"]
         widgets = {
+            "start": forms.TimeInput(attrs={"type": "time"}),
+            "end": forms.TimeInput(attrs={"type": "time"}),
             "effective_from": forms.DateInput(attrs={"type": "date"}),
             "reason": forms.Textarea(attrs={"rows": 2}),
         }
         help_texts = {
-            "window": _("Only when the capacity of a time window changes."),
+            "window": _("The window whose capacity changes or which ends."),
+            "start": _("Only for a new time window."),
+            "value": _("The new capacity (places); not needed when a window ends."),
             "reason": _("Kept in the quota log."),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["value"].required = False
 
     def clean(self):
         data = super().clean()
@@ -358,16 +366,15 @@ class PlannedChangeForm(forms.ModelForm):
             self.add_error("reason", _("Give a reason; it is kept in the quota log."))
             return data
         try:
-            services.planned_change_validate(
-                office=data["office"],
-                field=data["field"],
-                value=data["value"],
-                effective_from=data["effective_from"],
-                window=data.get("window"),
-            )
+            services.planned_change_validate(**self.plan(data))
         except services.QuotaError as exc:
             raise forms.ValidationError(str(exc)) from None
         return data
+
+    @staticmethod
+    def plan(data) -> dict:
+        fields = ["office", "field", "value", "effective_from", "window", "start", "end"]
+        return {name: data.get(name) for name in fields}
 
 
 @admin.register(PlannedChange)
@@ -378,6 +385,8 @@ class PlannedChangeAdmin(admin.ModelAdmin):
         "office",
         "field",
         "window",
+        "start",
+        "end",
         "value",
         "applied_at",
         "created_by",
@@ -406,13 +415,7 @@ class PlannedChangeAdmin(admin.ModelAdmin):
         if not change:
             data = form.cleaned_data
             saved = services.planned_change_add(
-                office=data["office"],
-                field=data["field"],
-                value=data["value"],
-                effective_from=data["effective_from"],
-                window=data.get("window"),
-                reason=data["reason"],
-                user=request.user,
+                **PlannedChangeForm.plan(data), reason=data["reason"], user=request.user
             )
             obj.pk = saved.pk
 

@@ -154,6 +154,11 @@ class PlannedChange(models.Model):
         DAILY_CAPACITY = "daily_capacity", _("daily online capacity")
         WEEKLY_QUOTA = "weekly_quota", _("weekly online quota")
         WINDOW_CAPACITY = "window_capacity", _("capacity of a time window")
+        WINDOW_ADD = "window_add", _("a new time window")
+        WINDOW_REMOVE = "window_remove", _("a time window ends")
+
+    # The fields that name an existing window, and the one that describes a new one.
+    WINDOW_FIELDS = ("window_capacity", "window_remove")
 
     office = models.ForeignKey(
         Office,
@@ -170,7 +175,10 @@ class PlannedChange(models.Model):
         related_name="planned_changes",
         verbose_name=_("time window"),
     )
-    value = models.PositiveIntegerField(_("new value"))
+    # A new window's times; its capacity is ``value``.
+    start = models.TimeField(_("start"), null=True, blank=True)
+    end = models.TimeField(_("end"), null=True, blank=True)
+    value = models.PositiveIntegerField(_("new value"), default=0)
     effective_from = models.DateField(_("takes effect from"))
     reason = models.TextField(_("reason"))
     created_by = models.ForeignKey(
@@ -192,9 +200,17 @@ class PlannedChange(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="planned_change_has_reason"),
             models.CheckConstraint(
-                condition=Q(field="window_capacity", window__isnull=False)
-                | Q(field__in=["daily_capacity", "weekly_quota"], window__isnull=True),
+                condition=Q(field__in=["window_capacity", "window_remove"], window__isnull=False)
+                | Q(
+                    field__in=["daily_capacity", "weekly_quota", "window_add"],
+                    window__isnull=True,
+                ),
                 name="planned_change_window_iff_window_field",
+            ),
+            models.CheckConstraint(
+                condition=Q(field="window_add", start__isnull=False, end__gt=F("start"))
+                | (~Q(field="window_add") & Q(start__isnull=True, end__isnull=True)),
+                name="planned_change_new_window_has_times",
             ),
         ]
         indexes = [models.Index(fields=["applied_at", "effective_from"], name="planned_pending")]

@@ -431,21 +431,29 @@ def pending_changes(*, office_ids=None, until: datetime.date | None = None) -> l
 
 
 def plan_for_day(office: Office, windows: list[TimeWindow], day: datetime.date, pending):
-    """Return copies of ``office`` and its ``windows`` with the planned changes due by ``day``
-    laid over them: what the release of ``day`` uses, and what its preview shows."""
+    """Return copies of ``office`` and its ``windows`` (by start time) with the planned
+    changes due by ``day`` laid over them: what the release of ``day`` uses, and what its
+    preview shows. A window planned to start that day has no primary key yet."""
     due = [c for c in pending if c.office_id == office.pk and c.effective_from <= day]
     if not due:
         return office, windows
     office = copy.copy(office)
     windows = [copy.copy(w) for w in windows]
-    by_pk = {w.pk: w for w in windows}
+    Field = PlannedChange.Field
     for change in due:
-        if change.field == PlannedChange.Field.WINDOW_CAPACITY:
-            if change.window_id in by_pk:
-                by_pk[change.window_id].capacity = change.value
+        if change.field == Field.WINDOW_CAPACITY:
+            for w in windows:
+                if w.pk == change.window_id:
+                    w.capacity = change.value
+        elif change.field == Field.WINDOW_REMOVE:
+            windows = [w for w in windows if w.pk != change.window_id]
+        elif change.field == Field.WINDOW_ADD:
+            windows.append(
+                TimeWindow(office=office, start=change.start, end=change.end, capacity=change.value)
+            )
         else:
             setattr(office, change.field, change.value)
-    return office, windows
+    return office, sorted(windows, key=lambda w: w.start)
 
 
 def _config() -> dict[int, tuple[Office, list[TimeWindow]]]:
@@ -493,26 +501,54 @@ def _check_floor_ahead(*, config_after=None, pending_after=None) -> None:
             ) from None
 
 
-def _value_on(office: Office, field: str, window, day: datetime.date, pending) -> int:
-    windows = list(office.windows.all())
-    office_then, windows_then = plan_for_day(office, windows, day, pending)
-    if field == PlannedChange.Field.WINDOW_CAPACITY:
-        return next((w.capacity for w in windows_then if w.pk == window.pk), window.capacity)
-    return getattr(office_then, field)
+def _plan_effect(change: PlannedChange, others) -> tuple[str, str, str]:
+    """(target, value without the change, value with it) on its day, for the log."""
+    Field = PlannedChange.Field
+    office = change.office
+    office_then, windows_then = plan_for_day(
+        office, list(office.windows.all()), change.effective_from, others
+    )
+    if change.field == Field.WINDOW_ADD:
+        label = f"{change.start:%H:%M}-{change.end:%H:%M}"
+        return label, "", f"{label} x{change.value}"
+    if change.field in PlannedChange.WINDOW_FIELDS:
+        label = _window_label(change.window)
+        now = next((w.capacity for w in windows_then if w.pk == change.window_id), None)
+        if change.field == Field.WINDOW_REMOVE:
+            return label, "" if now is None else f"{label} x{now}", ""
+        return label, "" if now is None else str(now), str(change.value)
+    return "", str(getattr(office_then, change.field)), str(change.value)
 
 
 def planned_change_validate(
-    *, office: Office, field: str, value: int, effective_from: datetime.date, window=None
+    *,
+    office: Office,
+    field: str,
+    effective_from: datetime.date,
+    value: int | None = None,
+    window=None,
+    start: datetime.time | None = None,
+    end: datetime.time | None = None,
 ) -> PlannedChange:
     """Return the unsaved change, or raise QuotaError saying why it cannot be planned."""
-    if field not in PlannedChange.Field.values:
+    Field = PlannedChange.Field
+    if field not in Field.values:
         raise QuotaError(_("This setting cannot be planned ahead."))
-    if value is None or value < 0:
-        raise QuotaError(_("Capacity cannot be negative."))
-    if (field == PlannedChange.Field.WINDOW_CAPACITY) != (window is not None):
-        raise QuotaError(_("Choose a time window exactly when changing a window's capacity."))
+    if field == Field.WINDOW_REMOVE:
+        value = 0
+    elif value is None or value < 0:
+        raise QuotaError(_("Give the new capacity (zero or more)."))
+    elif field in (Field.WINDOW_ADD, Field.WINDOW_CAPACITY) and value < 1:
+        raise QuotaError(_("A time window has at least one place."))
+    if (field in PlannedChange.WINDOW_FIELDS) != (window is not None):
+        raise QuotaError(_("Choose the time window when changing or ending one, and only then."))
     if window is not None and window.office_id != office.pk:
         raise QuotaError(_("This time window belongs to another office."))
+    if field == Field.WINDOW_ADD:
+        if start is None or end is None or end <= start:
+            raise QuotaError(_("Give the new window's start and a later end."))
+    else:
+        start = end = None
     earliest = first_open_day(office)
     if effective_from < earliest:
         raise DayAlreadyReleased(
@@ -524,10 +560,41 @@ def planned_change_validate(
             % {"date": earliest.isoformat(), "office": office.name}
         )
     change = PlannedChange(
-        office=office, field=field, window=window, value=value, effective_from=effective_from
+        office=office,
+        field=field,
+        window=window,
+        value=value,
+        start=start,
+        end=end,
+        effective_from=effective_from,
     )
-    _check_floor_ahead(pending_after=sorted([*pending_changes(), change], key=_change_order))
+    pending_after = sorted([*pending_changes(), change], key=_change_order)
+    if field in (Field.WINDOW_ADD, Field.WINDOW_REMOVE):
+        _check_windows_ahead(office, pending_after)
+    _check_floor_ahead(pending_after=pending_after)
     return change
+
+
+def _check_windows_ahead(office: Office, pending) -> None:
+    """Windows must not overlap, and an office keeps at least one, on every planned day."""
+    stored = list(office.windows.all())
+    for day in sorted({c.effective_from for c in pending if c.office_id == office.pk}):
+        windows = plan_for_day(office, stored, day, pending)[1]
+        if not windows:
+            raise QuotaError(
+                _("From %(date)s the office would have no time window left.")
+                % {"date": day.isoformat()}
+            )
+        for before, after in zip(windows, windows[1:], strict=False):
+            if after.start < before.end:
+                raise QuotaError(
+                    _("From %(date)s the windows %(first)s and %(second)s would overlap.")
+                    % {
+                        "date": day.isoformat(),
+                        "first": _window_label(before),
+                        "second": _window_label(after),
+                    }
+                )
 
 
 def _change_order(change: PlannedChange):
@@ -538,10 +605,12 @@ def planned_change_add(
     *,
     office: Office,
     field: str,
-    value: int,
     effective_from: datetime.date,
     reason: str,
+    value: int | None = None,
     window=None,
+    start: datetime.time | None = None,
+    end: datetime.time | None = None,
     user=None,
     now: datetime.datetime | None = None,
 ) -> PlannedChange:
@@ -551,24 +620,34 @@ def planned_change_add(
         lock_offices()
         reason = _require_reason(reason)
         change = planned_change_validate(
-            office=office, field=field, value=value, effective_from=effective_from, window=window
-        )
-        old = _value_on(office, field, window, effective_from, pending_changes())
-        change.reason, change.created_by, change.created_at = reason, user, now
-        change.save()
-        entry = _log(
             office=office,
             field=field,
-            target=_window_label(window) if window else "",
-            old=old,
-            new=value,
-            reason=reason,
-            user=user,
-            now=now,
+            value=value,
+            effective_from=effective_from,
+            window=window,
+            start=start,
+            end=end,
         )
-        entry.effective_from = effective_from
-        entry.save(update_fields=["effective_from"])
+        target, old, new = _plan_effect(change, pending_changes())
+        change.reason, change.created_by, change.created_at = reason, user, now
+        change.save()
+        _log_plan(change, target=target, old=old, new=new, reason=reason, user=user, now=now)
     return change
+
+
+def _log_plan(change: PlannedChange, *, target, old, new, reason, user, now) -> None:
+    entry = _log(
+        office=change.office,
+        field=change.field,
+        target=target,
+        old=old,
+        new=new,
+        reason=reason,
+        user=user,
+        now=now,
+    )
+    entry.effective_from = change.effective_from
+    entry.save(update_fields=["effective_from"])
 
 
 def planned_change_cancel(
@@ -584,25 +663,14 @@ def planned_change_cancel(
             raise DayAlreadyReleased(
                 _("This change has already taken effect; plan another one instead.")
             )
-        _check_floor_ahead(pending_after=[c for c in pending_changes() if c.pk != change.pk])
-        entry = _log(
-            office=change.office,
-            field=change.field,
-            target=_window_label(change.window) if change.window else "",
-            old=change.value,
-            new=_value_on(
-                change.office,
-                change.field,
-                change.window,
-                change.effective_from,
-                [c for c in pending_changes() if c.pk != change.pk],
-            ),
-            reason=reason,
-            user=user,
-            now=now,
+        others = [c for c in pending_changes() if c.pk != change.pk]
+        if change.field in (PlannedChange.Field.WINDOW_ADD, PlannedChange.Field.WINDOW_REMOVE):
+            _check_windows_ahead(change.office, others)
+        _check_floor_ahead(pending_after=others)
+        target, without, with_it = _plan_effect(change, others)
+        _log_plan(
+            change, target=target, old=with_it, new=without, reason=reason, user=user, now=now
         )
-        entry.effective_from = change.effective_from
-        entry.save(update_fields=["effective_from"])
         change.delete()
 
 
@@ -612,7 +680,7 @@ def planned_changes_apply(*, today: datetime.date, now: datetime.datetime) -> in
     Every day not released yet is today or later, so for the release and the preview this
     changes nothing: it only keeps the office pages showing what is in force. Idempotent.
     """
-    applied = 0
+    applied, removed = 0, set()
     with transaction.atomic():
         lock_offices()  # offices first, then plans: the order planning and withdrawing use
         for change in (
@@ -621,8 +689,23 @@ def planned_changes_apply(*, today: datetime.date, now: datetime.datetime) -> in
             .select_related("office", "window")
             .order_by("effective_from", "pk")
         ):
+            if change.window_id in removed:
+                continue  # deleted with its window
             if change.field == PlannedChange.Field.WINDOW_CAPACITY:
                 TimeWindow.objects.filter(pk=change.window_id).update(capacity=change.value)
+            elif change.field == PlannedChange.Field.WINDOW_REMOVE:
+                # The plan (logged when made) and any other naming the window go with it.
+                TimeWindow.objects.filter(pk=change.window_id).delete()
+                removed.add(change.window_id)
+                applied += 1
+                continue
+            elif change.field == PlannedChange.Field.WINDOW_ADD:
+                TimeWindow.objects.create(
+                    office_id=change.office_id,
+                    start=change.start,
+                    end=change.end,
+                    capacity=change.value,
+                )
             else:
                 Office.objects.filter(pk=change.office_id).update(**{change.field: change.value})
             change.applied_at = now

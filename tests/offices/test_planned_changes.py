@@ -24,6 +24,10 @@ def _english():
         yield
 
 
+def T(hour: int, minute: int = 0) -> datetime.time:
+    return datetime.time(hour, minute)
+
+
 def days_from(day, n):
     return day + datetime.timedelta(days=n)
 
@@ -170,8 +174,10 @@ def test_bad_plans_say_why(main_urban_offices, make_office):
     window = TimeWindow.objects.filter(office=other).first()
     cases = [
         ({"field": "opening_weekdays", "value": 1}, "cannot be planned"),
-        ({"field": "daily_capacity", "value": -1}, "negative"),
-        ({"field": "window_capacity", "value": 5}, "Choose a time window"),
+        ({"field": "daily_capacity", "value": -1}, "zero or more"),
+        ({"field": "window_capacity", "value": 5}, "Choose the time window"),
+        ({"field": "window_add", "value": 5}, "start and a later end"),
+        ({"field": "window_add", "value": 0, "start": T(9), "end": T(10)}, "at least one"),
         ({"field": "window_capacity", "value": 5, "window": window}, "another office"),
     ]
     for kwargs, message in cases:
@@ -222,3 +228,71 @@ def test_admin_plans_a_change_sees_it_ahead_and_withdraws_it(
     assert response.status_code == 302
     assert not PlannedChange.objects.exists()
     assert QuotaChange.objects.filter(office=a).count() == 2  # planned, then withdrawn
+
+
+def test_windows_end_and_start_from_a_day(make_office, admin_user, time_machine):
+    """From Wednesday the last window (15:00-16:30) becomes 15:00-17:00 with 12 places."""
+    time_machine.move_to(NOW, tick=False)
+    office = make_office(daily_capacity=42, is_main_urban=False)
+    last = office.windows.order_by("start").last()
+    wednesday = days_from(MONDAY, 2)
+    new = {"field": "window_add", "start": T(15), "end": T(17), "value": 12}
+    with pytest.raises(services.QuotaError, match="15:00-16:30 and 15:00-17:00 would overlap"):
+        services.planned_change_add(office=office, effective_from=wednesday, reason="x", **new)
+    services.planned_change_add(
+        office=office, field="window_remove", window=last, effective_from=wednesday, reason="Later"
+    )
+    services.planned_change_add(office=office, effective_from=wednesday, reason="Later", **new)
+    with pytest.raises(services.QuotaError, match="10:00-11:30 and 10:30-11:00 would overlap"):
+        services.planned_change_add(
+            office=office,
+            field="window_add",
+            start=T(10, 30),
+            end=T(11),
+            value=3,
+            effective_from=wednesday,
+            reason="x",
+        )
+
+    places = preview_places(office, NOW.date())
+    assert (places[MONDAY], places[wednesday]) == (40, 42)  # 4 x 10, then 10+10+10+12
+    for i in range(3):
+        booking_services.slots_release(day=days_from(MONDAY, i), now=NOW)
+    windows = {
+        day: list(Slot.objects.filter(office=office, date=day).values_list("start", "end"))
+        for day in (MONDAY, wednesday)
+    }
+    assert windows[MONDAY][-1] == (T(15), T(16, 30))
+    assert windows[wednesday][-1] == (T(15), T(17))
+    assert Slot.objects.get(office=office, date=wednesday, start=T(15)).capacity == 12
+    logged = list(
+        QuotaChange.objects.filter(office=office).values_list("field", "old_value", "new_value")
+    )
+    assert sorted(logged) == [
+        ("window_add", "", "15:00-17:00 x12"),
+        ("window_remove", "15:00-16:30 x10", ""),
+    ]
+
+    # On Wednesday the office's own windows become what was planned.
+    booking_services.slots_release(
+        day=days_from(MONDAY, 3), now=datetime.datetime.combine(wednesday, T(8), tzinfo=TZ)
+    )
+    assert list(office.windows.order_by("start").values_list("start", "end", "capacity"))[-1] == (
+        T(15),
+        T(17),
+        12,
+    )
+    assert not PlannedChange.objects.filter(applied_at__isnull=True).exists()
+
+
+def test_an_office_keeps_at_least_one_window(make_office, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    office = make_office(windows=[(T(9), T(10), 5)], is_main_urban=False)
+    with pytest.raises(services.QuotaError, match="no time window left"):
+        services.planned_change_add(
+            office=office,
+            field="window_remove",
+            window=office.windows.get(),
+            effective_from=MONDAY,
+            reason="x",
+        )
