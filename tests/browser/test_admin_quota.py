@@ -6,14 +6,16 @@ would take the main-urban weekly total below the floor.
 Screenshots of the overview and of the refusal land in test-artifacts/.
 """
 
+import datetime
 import os
 import re
 
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
-from offices.models import Office, QuotaChange
+from offices.models import Office, PlannedChange, QuotaChange
 from tests.browser.conftest import CHROMIUM, screenshot
 
 if not os.path.exists(CHROMIUM) and os.environ.get("REQUIRE_SERVICES") != "1":
@@ -114,3 +116,50 @@ def test_admin_lowers_weekly_quota_and_is_refused_below_the_floor(
     office.refresh_from_db()
     assert office.weekly_quota == 150
     assert QuotaChange.objects.count() == 1
+
+
+def _plan(page, *, office: Office, field: str, value: int, day, reason: str) -> None:
+    page.goto("/admin/offices/office/overview/")
+    page.get_by_role("link", name="Plan a capacity change from a later day").click()
+    page.select_option("#id_office", str(office.pk))
+    page.select_option("#id_field", field)
+    page.fill("#id_value", str(value))
+    page.fill("#id_effective_from", day.isoformat())
+    page.fill("#id_reason", reason)
+    page.locator("input[name=_save]").click()
+    page.wait_for_load_state()
+
+
+def test_admin_plans_a_capacity_change_from_a_later_day(
+    new_page, live_server, main_urban_offices, admin_user
+):
+    """Plan a lower daily capacity from a day: the preview changes from that day only, the
+    plan is listed and logged with its day; a plan that breaks the floor is refused."""
+    office, other = main_urban_offices[:2]
+    today = timezone.localdate()
+    day = today + datetime.timedelta(days=3)
+    while day.isoweekday() in (7, 1):  # the day and the one before it both open (Mon-Sat)
+        day += datetime.timedelta(days=1)
+    page = _admin_page(new_page, live_server, admin_user)
+
+    _plan(page, office=office, field="daily_capacity", value=20, day=day, reason="Training")
+    _expect_path(page, "/admin/offices/plannedchange/")
+    assert PlannedChange.objects.filter(office=office, value=20, effective_from=day).exists()
+
+    page.goto("/admin/offices/office/overview/")
+    row = page.locator("#capacity-preview tbody tr").filter(has_text=office.name)
+    cells = row.locator("td").all_inner_texts()
+    offset = (day - today).days  # the preview starts today
+    assert (cells[offset - 1], cells[offset]) == ("(32)", "(20)")
+    assert "Training" in page.locator("#planned-changes").inner_text()
+    screenshot(page, "admin-planned-change")
+
+    log = QuotaChange.objects.get(office=office)
+    assert (log.old_value, log.new_value, log.effective_from) == ("32", "20", day)
+
+    # 160 -> 100 a week at another office from that day: 740, below the floor.
+    _plan(page, office=other, field="weekly_quota", value=100, day=day, reason="Cut")
+    _expect_path(page, "/admin/offices/plannedchange/add/")
+    errors = " ".join(page.locator(".errornote, .errorlist").all_inner_texts())
+    assert f"From {day.isoformat()}" in errors and "below the floor of 760" in errors
+    assert PlannedChange.objects.count() == 1
