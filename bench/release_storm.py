@@ -58,7 +58,13 @@ APP_ENV_VARS = (
     "CSRF_TRUSTED_ORIGINS",
     "DEBUG",
 )
-CORRECTNESS_KEYS = ("overbooked", "duplicate_ids", "errors_5xx", "counter_mismatches")
+CORRECTNESS_KEYS = (
+    "overbooked",
+    "duplicate_ids",
+    "errors_5xx",
+    "counter_mismatches",
+    "refusals_unrecorded",
+)
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -482,6 +488,25 @@ def check_database(day: datetime.date, storm_started_wall: float | None) -> dict
     }
 
 
+def refusals_recorded(app_env: list[str]) -> int | None:
+    """Refused attempts the app recorded for the statistics, once its workers have flushed
+    them (a timer writes each worker's counts a few seconds after its last refusal)."""
+    from django.conf import settings
+    from django.db.models import Sum
+
+    from appointments.models import RefusedAttempts
+
+    seconds = float(settings.BOOKING_ATTEMPTS_FLUSH_SECONDS)
+    for item in app_env:
+        name, _, value = item.partition("=")
+        if name == "BOOKING_ATTEMPTS_FLUSH_SECONDS":
+            seconds = float(value)
+    if seconds > 10:
+        return None  # counting deliberately held back in this run
+    time.sleep(seconds + 1)
+    return RefusedAttempts.objects.aggregate(n=Sum("total"))["n"] or 0
+
+
 def close_django_connections() -> None:
     if "django" in sys.modules:
         from django.db import connections
@@ -722,6 +747,8 @@ def build_result(args, ctx: dict) -> dict:
     )
     sold_out = db["booked"] >= ctx["capacity"]
     floor_rps = floor["rps"] or None
+    refused = storm["statuses"].get("409", 0) + soldout.get("statuses", {}).get("409", 0)
+    recorded = db["refusals_recorded"]
     rss = ctx["rss_max"]
 
     def ratio(x):
@@ -739,6 +766,8 @@ def build_result(args, ctx: dict) -> dict:
         "duplicate_ids": db["duplicate_ids"],
         "errors_5xx": errors_5xx,
         "counter_mismatches": db["counter_mismatches"],
+        # Every 409 answered (sold out or already booked) must be counted for the statistics.
+        "refusals_unrecorded": None if recorded is None else refused - recorded,
         "attempts_per_s": storm["attempts_per_s"],
         "p50_ms": storm["p50_ms"],
         "p95_ms": storm["p95_ms"],
@@ -808,6 +837,7 @@ TABLE_KEYS = [
     "duplicate_ids",
     "errors_5xx",
     "counter_mismatches",
+    "refusals_unrecorded",
     "unexpected_statuses",
     "attempts_per_s",
     "p50_ms",
@@ -925,6 +955,7 @@ def main(argv=None) -> int:
         sampler.stop()
         loadgen.stop()
         db = check_database(day, storm["started_wall"])
+        db["refusals_recorded"] = refusals_recorded(args.env)
         close_django_connections()
         ctx = {
             "day": day,
