@@ -171,6 +171,36 @@ class NextRelease:
     opens: datetime.date  # the last day that run releases
 
 
+@dataclass(frozen=True)
+class ReleaseSchedule:
+    at: datetime.time  # local time of the daily run
+    horizon_days: int  # the run opens today + this many days
+
+
+def release_schedule() -> ReleaseSchedule | None:
+    """The daily release as django-celery-beat will run it (None: not scheduled)."""
+    task = (
+        PeriodicTask.objects.filter(task=RELEASE_TASK, enabled=True, crontab__isnull=False)
+        .select_related("crontab")
+        .first()
+    )
+    if task is None:
+        return None
+    try:
+        at = datetime.time(int(task.crontab.hour), int(task.crontab.minute))
+    except ValueError:
+        at = None  # a pattern such as "*/2", set in the periodic task page
+    return ReleaseSchedule(at=at, horizon_days=_horizon(task))
+
+
+def _horizon(task) -> int:
+    try:
+        horizon = int(json.loads(task.kwargs or "{}").get("horizon_days") or 0)
+    except (ValueError, TypeError, AttributeError):
+        horizon = 0
+    return horizon or settings.SLOT_RELEASE_HORIZON_DAYS
+
+
 def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     """When the scheduled release next runs and which day it opens, from django-celery-beat."""
     now = timezone.localtime(now or timezone.now())
@@ -185,11 +215,7 @@ def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     schedule.nowfun = lambda: now
     last_run = now - datetime.timedelta(seconds=1)
     at = timezone.localtime(now + schedule.remaining_estimate(last_run))
-    try:
-        horizon = int(json.loads(task.kwargs or "{}").get("horizon_days") or 0)
-    except (ValueError, TypeError, AttributeError):
-        horizon = 0
-    horizon = horizon or settings.SLOT_RELEASE_HORIZON_DAYS
+    horizon = _horizon(task)
     return NextRelease(at=at, opens=at.date() + datetime.timedelta(days=horizon))
 
 

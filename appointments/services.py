@@ -872,3 +872,59 @@ def ticket_serve(
         locked.save(update_fields=["status", "served_at", "booking"])
         _ticket_audit(locked, clerk, "serve", now)
     return booking
+
+
+# --- the release schedule -------------------------------------------------------------------
+
+RELEASE_TASK_NAME = "Release slots for upcoming days"
+MAX_HORIZON_DAYS = 14
+
+
+class ScheduleError(Exception):
+    """A release schedule the rules refuse; the message says why."""
+
+
+def release_schedule_change(*, at: datetime.time, horizon_days: int, user=None):
+    """Set the daily release time (Asia/Shanghai) and how many days ahead it opens.
+
+    Writes the django-celery-beat task that the beat scheduler reads (it notices the
+    change by itself), and records the change in the admin history of that task.
+    """
+    import json
+
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    from .selectors import RELEASE_TASK, release_schedule
+
+    if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
+        raise ScheduleError(_("Open between 1 and %(max)d days ahead.") % {"max": MAX_HORIZON_DAYS})
+    with transaction.atomic():
+        before = release_schedule()
+        crontab, _created = CrontabSchedule.objects.get_or_create(
+            minute=str(at.minute),
+            hour=str(at.hour),
+            day_of_week="*",
+            day_of_month="*",
+            month_of_year="*",
+            timezone=settings.TIME_ZONE,
+        )
+        task = PeriodicTask.objects.select_for_update().filter(task=RELEASE_TASK).first()
+        if task is None:
+            task = PeriodicTask(name=RELEASE_TASK_NAME, task=RELEASE_TASK)
+        task.crontab, task.interval, task.enabled = crontab, None, True
+        task.kwargs = json.dumps({"horizon_days": horizon_days})
+        task.save()
+        if user is not None:
+            was = "none"
+            if before is not None:
+                was = f"{before.at:%H:%M}" if before.at else "pattern"
+                was += f", {before.horizon_days} d"
+            LogEntry.objects.log_actions(
+                user.pk,
+                [task],
+                CHANGE,
+                change_message=f"Release schedule: {was} -> {at:%H:%M}, {horizon_days} d",
+                single_object=True,
+            )
+    return task

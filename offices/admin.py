@@ -78,6 +78,16 @@ class ReleaseNowForm(forms.Form):
         return day
 
 
+class ReleaseScheduleForm(forms.Form):
+    at = forms.TimeField(
+        label=_("Release every day at"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    horizon_days = forms.IntegerField(
+        label=_("Opening this many days ahead"), min_value=1, max_value=14
+    )
+
+
 class TimeWindowInline(admin.TabularInline):
     model = TimeWindow
     fields = ["start", "end", "capacity"]
@@ -213,8 +223,21 @@ class OfficeAdmin(admin.ModelAdmin):
 
         if not self.has_change_permission(request):
             raise PermissionDenied
-        form = ReleaseNowForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        current = selectors.release_schedule()
+        initial = {"at": current.at, "horizon_days": current.horizon_days} if current else {}
+        scheduling = request.method == "POST" and "schedule" in request.POST
+        schedule_form = ReleaseScheduleForm(request.POST if scheduling else None, initial=initial)
+        if scheduling:
+            if not request.user.has_perm("django_celery_beat.change_periodictask"):
+                raise PermissionDenied
+            if schedule_form.is_valid():
+                booking_services.release_schedule_change(
+                    **schedule_form.cleaned_data, user=request.user
+                )
+                self.message_user(request, _("The release schedule was saved."))
+                return redirect("admin:offices_office_overview")
+        form = ReleaseNowForm(None if scheduling else request.POST or None)
+        if request.method == "POST" and not scheduling and form.is_valid():
             result = booking_services.slots_release(day=form.cleaned_data["date"])
             self.message_user(
                 request,
@@ -239,6 +262,7 @@ class OfficeAdmin(admin.ModelAdmin):
             "next_release": selectors.next_release(),
             "preview": selectors.capacity_preview(today=today),
             "form": form,
+            "schedule_form": schedule_form,
         }
         return TemplateResponse(request, "admin/offices/office/overview.html", context)
 
@@ -342,8 +366,8 @@ class PlannedChangeForm(forms.ModelForm):
         model = PlannedChange
         fields = ["office", "field", "window", "start", "end", "value", "effective_from", "reason"]
         widgets = {
-            "start": forms.TimeInput(attrs={"type": "time"}),
-            "end": forms.TimeInput(attrs={"type": "time"}),
+            "start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "effective_from": forms.DateInput(attrs={"type": "date"}),
             "reason": forms.Textarea(attrs={"rows": 2}),
         }

@@ -87,3 +87,57 @@ def test_clerks_and_residents_cannot_open_it(main_urban_offices):
     response = client.post("/admin/offices/office/overview/", {"date": "2030-01-08"})
     assert response.status_code == 403
     assert not DayRelease.objects.exists()
+
+
+def test_admin_sets_the_release_time_and_horizon_and_sees_the_next_run(
+    staff_client, main_urban_offices, admin_user
+):
+    from django.contrib.admin.models import LogEntry
+    from django_celery_beat.models import PeriodicTask
+
+    page = staff_client.get("/admin/offices/office/overview/").content.decode()
+    assert 'value="08:00"' in page and 'name="horizon_days" value="1"' in page
+    response = staff_client.post(
+        "/admin/offices/office/overview/", {"schedule": "1", "at": "07:30", "horizon_days": "2"}
+    )
+    assert response["Location"] == "/admin/offices/office/overview/"
+    task = PeriodicTask.objects.get(task="appointments.tasks.release_upcoming_slots")
+    assert (task.crontab.hour, task.crontab.minute, task.crontab.timezone.key) == (
+        "7",
+        "30",
+        "Asia/Shanghai",
+    )
+    assert task.kwargs == '{"horizon_days": 2}'
+    assert not DayRelease.objects.exists()  # saving the schedule releases nothing
+
+    now = timezone.localtime()
+    expected = now.replace(hour=7, minute=30, second=0, microsecond=0)
+    if expected <= now:
+        expected += datetime.timedelta(days=1)
+    nxt = selectors.next_release()
+    assert (nxt.at, nxt.opens) == (expected, expected.date() + datetime.timedelta(days=2))
+    page = staff_client.get("/admin/offices/office/overview/").content.decode()
+    assert f"Next scheduled release: {expected:%Y-%m-%d} 07:30" in page
+    entry = LogEntry.objects.get(object_id=str(task.pk))
+    assert entry.user == admin_user
+    assert entry.get_change_message() == "Release schedule: 08:00, 1 d -> 07:30, 2 d"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"at": "25:00", "horizon_days": "1"}, "Enter a valid time."),
+        ({"at": "07:30", "horizon_days": "0"}, "greater than or equal to 1"),
+        ({"at": "07:30", "horizon_days": "30"}, "less than or equal to 14"),
+    ],
+)
+def test_a_bad_schedule_is_explained_and_nothing_changes(
+    staff_client, main_urban_offices, data, message
+):
+    from django_celery_beat.models import PeriodicTask
+
+    response = staff_client.post("/admin/offices/office/overview/", {"schedule": "1", **data})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    task = PeriodicTask.objects.get(task="appointments.tasks.release_upcoming_slots")
+    assert (task.crontab.hour, task.crontab.minute) == ("8", "0")
