@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -191,14 +191,17 @@ def _cells(start, end, offices) -> dict[tuple[int, datetime.date], Figures]:
             )
             setattr(f, attr, getattr(f, attr) + n)
 
-    for office_id, day, issued_at, called_at in QueueTicket.objects.filter(in_period).values_list(
-        "office_id", "date", "issued_at", "called_at"
+    waited = ExpressionWrapper(F("called_at") - F("issued_at"), output_field=DurationField())
+    for office_id, day, n, called, wait in (
+        QueueTicket.objects.filter(in_period)
+        .values_list("office_id", "date")
+        .annotate(n=Count("id"), called=Count("called_at"), wait=Sum(waited))
+        .order_by()
     ):
         f = cells[office_id, day]
-        f.tickets += 1
-        if called_at is not None:
-            f.tickets_called += 1
-            f.wait_seconds += (called_at - issued_at).total_seconds()
+        f.tickets += n
+        f.tickets_called += called
+        f.wait_seconds += wait.total_seconds() if wait else 0.0
 
     for office_id, day, reason, total in RefusedAttempts.objects.filter(in_period).values_list(
         "office_id", "date", "reason", "total"
