@@ -177,13 +177,18 @@ class ReleaseSchedule:
     horizon_days: int  # the run opens today + this many days
 
 
-def release_schedule() -> ReleaseSchedule | None:
-    """The daily release as django-celery-beat will run it (None: not scheduled)."""
-    task = (
+def _release_task():
+    """The enabled daily release task of django-celery-beat, or None."""
+    return (
         PeriodicTask.objects.filter(task=RELEASE_TASK, enabled=True, crontab__isnull=False)
         .select_related("crontab")
         .first()
     )
+
+
+def release_schedule() -> ReleaseSchedule | None:
+    """The daily release as django-celery-beat will run it (None: not scheduled)."""
+    task = _release_task()
     if task is None:
         return None
     try:
@@ -204,11 +209,7 @@ def _horizon(task) -> int:
 def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     """When the scheduled release next runs and which day it opens, from django-celery-beat."""
     now = timezone.localtime(now or timezone.now())
-    task = (
-        PeriodicTask.objects.filter(task=RELEASE_TASK, enabled=True, crontab__isnull=False)
-        .select_related("crontab")
-        .first()
-    )
+    task = _release_task()
     if task is None:
         return None
     schedule = task.crontab.schedule
