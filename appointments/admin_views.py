@@ -54,16 +54,18 @@ def statistics(request: HttpRequest, model_admin) -> HttpResponse:
         return TemplateResponse(request, "admin/appointments/booking/statistics.html", context)
     data = form.cleaned_data
     period = {"start": data["start"], "end": data["end"], "office": data["office"]}
-    report = stats.report(group=data["group"], **period)
-    clerks = stats.clerk_counts(**period)
     export = request.GET.get("export")
+    if export == "clerks":
+        clerks = stats.clerk_counts(**period)
+        return _clerks_csv(clerks, f"clerks-{data['start']}-{data['end']}.csv")
+    report = stats.report(group=data["group"], **period)
     if export == "csv":
         return _csv(report, f"statistics-{data['start']}-{data['end']}-{data['group']}.csv")
-    if export == "clerks":
-        return _clerks_csv(clerks, f"clerks-{data['start']}-{data['end']}.csv")
+    clerks = stats.clerk_counts(**period)
     flags = stats.integrity_flags(
         walkin_share=_share(data["walkin_share"]),
         complaint_share=_share(data["complaint_share"]),
+        clerks=clerks,
         **period,
     )
     query = request.GET.copy()

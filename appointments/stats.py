@@ -360,6 +360,7 @@ def integrity_flags(
     office: Office | None = None,
     walkin_share: float | None = None,
     complaint_share: float | None = None,
+    clerks: list[ClerkRow] | None = None,
 ) -> list[Flag]:
     """Offices and clerks whose priority walk-ins (people served without a booking), or
     complaints, are above a share of the people they served; highest share first.
@@ -401,7 +402,9 @@ def integrity_flags(
         complained = complaints.get(pk, 0)
         if complained and complained > complaint_share * n:
             flags.append(Flag("office", subject, "complaints", complained, n, complaint_share))
-    for row in clerk_counts(start=start, end=end, office=office):
+    if clerks is None:  # the page passes the rows it already has
+        clerks = clerk_counts(start=start, end=end, office=office)
+    for row in clerks:
         if row.priority_walkins and row.priority_walkins > walkin_share * row.check_ins:
             flags.append(
                 Flag(
