@@ -347,8 +347,9 @@ def counter_board(*, office: Office, day: datetime.date) -> tuple[list[BoardWind
     return list(windows.values()), bookings
 
 
-def counter_find(*, office: Office, query: str) -> list[Booking]:
-    """Bookings at this office found by confirmation code, QR payload, ID or phone number."""
+def counter_find(*, office: Office, query: str) -> tuple[str, list[Booking]]:
+    """Bookings at this office found by confirmation code, QR payload, ID or phone number,
+    with how the query was read ("id_number", "phone", "qr" or "code") for the audit log."""
     from django.core.exceptions import ValidationError
 
     from registration import crypto
@@ -358,26 +359,26 @@ def counter_find(*, office: Office, query: str) -> list[Booking]:
 
     text = (query or "").strip().upper()
     if not text:
-        return []
+        return "code", []
+    kind = "code"
     if text.startswith(QR_PREFIX):
-        text = text[len(QR_PREFIX) :]
+        text, kind = text[len(QR_PREFIX) :], "qr"
     base = (
         Booking.objects.filter(office=office)
         .exclude(status=Booking.Status.CANCELLED)
         .select_related("resident", "slot", "ebike")
         .order_by("-date")
     )
-    if len(text) == 18:
-        found = list(base.filter(resident__id_hash=crypto.id_number_hash(text))[:20])
-        if found:
-            return found
+    if len(text) == 18:  # neither a code (10) nor a mobile number can be this long
+        return "id_number", list(base.filter(resident__id_hash=crypto.id_number_hash(text))[:20])
     try:
         phone = normalize_mobile(text)
     except ValidationError:
         phone = None
     if phone:
-        return list(base.filter(Q(resident__phone=phone) | Q(resident__user__phone=phone))[:20])
-    return list(base.filter(code=text)[:1])
+        found = base.filter(Q(resident__phone=phone) | Q(resident__user__phone=phone))
+        return "phone", list(found[:20])
+    return kind, list(base.filter(code=text)[:1])
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import functools
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -297,15 +297,6 @@ def counter_home(request: HttpRequest) -> HttpResponse:
     return render(request, "counter/home.html", {"offices": offices})
 
 
-def _search_kind(query: str) -> str:
-    text = query.strip().upper()
-    if len(text) == 18:
-        return "id_number"
-    if text.replace("+", "").isdigit():
-        return "phone"
-    return "code"
-
-
 @login_required
 def counter_board(request: HttpRequest, code: str) -> HttpResponse:
     office = _clerk_office(request, code)
@@ -315,13 +306,13 @@ def counter_board(request: HttpRequest, code: str) -> HttpResponse:
     query = request.POST.get("q", "") if request.method == "POST" else ""
     results = None
     if query.strip():
-        results = selectors.counter_find(office=office, query=query)
+        kind, results = selectors.counter_find(office=office, query=query)
         # The query itself may be an ID or phone number: record how, never what.
         services.audit_record(
             clerk=request.user,
             office=office,
             action=AuditEntry.Action.SEARCH,
-            detail=f"by {_search_kind(query)}: {len(results)} found",
+            detail=f"by {kind}: {len(results)} found",
         )
         if len(results) == 1:
             return redirect("counter_booking", code=office.code, booking_code=results[0].code)
@@ -348,10 +339,13 @@ def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpR
         office=office,
         code=booking_code.upper(),
     )
-    if request.method == "POST" and request.POST.get("action") == "register":
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "register":
         return _counter_register(request, office, booking)
     if request.method == "POST":
-        no_show = request.POST.get("action") == "no_show"
+        if action not in ("check_in", "no_show"):
+            return HttpResponseBadRequest(_("Unknown counter action."))
+        no_show = action == "no_show"
         try:
             if no_show:
                 services.booking_mark_no_show(booking=booking, clerk=request.user, office=office)

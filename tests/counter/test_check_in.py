@@ -68,7 +68,8 @@ def test_other_offices_residents_and_strangers_are_refused(counter, client):
     code = counter["today"].code
     assert counter["client_b"].get("/counter/office-a/").status_code == 403
     assert counter["client_b"].get(f"/counter/office-a/bookings/{code}/").status_code == 403
-    assert counter["client_b"].post(f"/counter/office-a/bookings/{code}/").status_code == 403
+    url = f"/counter/office-a/bookings/{code}/"
+    assert counter["client_b"].post(url, {"action": "check_in"}).status_code == 403
     resident_user = User.objects.create_user(email="resident@test.example.org")
     client.force_login(resident_user)
     assert client.get("/counter/").status_code == 403
@@ -96,6 +97,7 @@ def test_search_finds_the_booking_and_records_how_not_what(counter, how):
     assert (entry.clerk, entry.office) == (counter["clerk_a"], counter["a"])
     assert booking.resident.reveal_id_number() not in entry.detail
     assert "0000" not in entry.detail
+    assert entry.detail == f"by {how}: 1 found"  # how the person was found, for the record
 
 
 def test_search_does_not_find_another_offices_booking(counter, make_resident):
@@ -120,10 +122,12 @@ def test_booking_page_shows_the_full_id_to_this_clerk_on_the_record(counter):
 def test_check_in_once_and_a_second_is_refused(counter):
     booking = counter["today"]
     url = f"/counter/office-a/bookings/{booking.code}/"
-    assert counter["client_a"].post(url).status_code == 302
+    assert counter["client_a"].post(url, {"action": "whatever"}).status_code == 400
+    assert Booking.objects.get(pk=booking.pk).status == "booked"  # nothing happened
+    assert counter["client_a"].post(url, {"action": "check_in"}).status_code == 302
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CHECKED_IN and booking.checked_in_at is not None
-    html = counter["client_a"].post(url, follow=True).content.decode()
+    html = counter["client_a"].post(url, {"action": "check_in"}, follow=True).content.decode()
     assert "already checked in" in html
     assert AuditEntry.objects.filter(action="check_in", booking=booking).count() == 1
 
@@ -132,7 +136,7 @@ def test_check_in_only_on_the_booked_day(counter):
     booking = counter["tomorrow"]
     html = (
         counter["client_a"]
-        .post(f"/counter/office-a/bookings/{booking.code}/", follow=True)
+        .post(f"/counter/office-a/bookings/{booking.code}/", {"action": "check_in"}, follow=True)
         .content.decode()
     )
     assert "not today" in html
