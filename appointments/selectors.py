@@ -353,11 +353,11 @@ def counter_find(*, office: Office, query: str) -> tuple[str, list[Booking]]:
     from django.core.exceptions import ValidationError
 
     from registration import crypto
-    from registration.idnumber import normalize_mobile
+    from registration.idnumber import ascii_form, normalize_mobile
 
     from .qr import QR_PREFIX
 
-    text = (query or "").strip().upper()
+    text = ascii_form(query).strip().upper()
     if not text:
         return "code", []
     kind = "code"

@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -9,8 +10,14 @@ from django.utils.translation import gettext_lazy as _
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_SHAPE = re.compile(r"^[1-9]\d{16}[\dX]$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: a full-width "１" must not give the same person a second hash.
+_SHAPE = re.compile(r"^[1-9][0-9]{16}[0-9X]$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+
+
+def ascii_form(value: str) -> str:
+    """Full-width digits and letters (as Chinese input methods type them) as ASCII."""
+    return unicodedata.normalize("NFKC", value or "")
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ def check_character(first17: str) -> str:
 
 def parse_id_number(value: str, *, today: datetime.date | None = None) -> ResidentId:
     """Validate an ID number and return its parts, or raise ValidationError."""
-    number = (value or "").strip().upper()
+    number = ascii_form(value).strip().upper()
     if len(number) != 18:
         raise ValidationError(
             _("A resident ID number has 18 characters; this one has %(count)d."),
@@ -92,7 +99,7 @@ def mask_id_number(number: str) -> str:
 
 def normalize_mobile(value: str) -> str:
     """Return a Chinese mobile number in E.164 (+86…), or raise ValidationError."""
-    digits = re.sub(r"[\s-]", "", value or "")
+    digits = re.sub(r"[\s-]", "", ascii_form(value))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):

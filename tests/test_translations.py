@@ -15,8 +15,7 @@ def test_every_message_is_translated_into_chinese():
     untranslated = [
         e.msgid
         for e in po
-        if not (all(e.msgstr_plural.values()) if e.msgid_plural else e.msgstr)
-        or "fuzzy" in e.flags
+        if not (all(e.msgstr_plural.values()) if e.msgid_plural else e.msgstr) or "fuzzy" in e.flags
     ]
     assert untranslated == []
     assert len(po) > 100

@@ -116,3 +116,12 @@ def test_mobile_numbers_are_stored_in_e164(raw, e164):
 def test_bad_mobile_numbers_are_refused(raw):
     with pytest.raises(ValidationError):
         normalize_mobile(raw)
+
+
+def test_full_width_digits_are_read_as_the_same_number():
+    number = make_id_number(seq="077")
+    full_width = number.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    assert parse_id_number(full_width).number == number
+    assert normalize_mobile("１３９ １２３４ ５６７８") == "+8613912345678"
+    with pytest.raises(ValidationError):
+        parse_id_number("١" * 18)  # other scripts' digits are not ID digits

@@ -90,14 +90,20 @@ def test_invalid_id_number_error_in_chinese(make_login):
     assert not Resident.objects.exists()
 
 
-def test_an_id_number_claimed_by_another_account_is_refused(make_login, make_resident):
+FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+
+@pytest.mark.parametrize("typed", ["ascii", "full-width"])
+def test_an_id_number_claimed_by_another_account_is_refused(make_login, make_resident, typed):
     other = make_login()
     number = make_id_number(seq="031")
     registration_services.resident_create(
         real_name="First Owner", id_number=number, user=other.user
     )
     client = make_login()
-    response = client.post("/me/", {"real_name": "Second Claimant", "id_number": number})
+    # A Chinese input method types full-width digits: the same person, the same number.
+    claimed = number.translate(FULL_WIDTH) if typed == "full-width" else number
+    response = client.post("/me/", {"real_name": "Second Claimant", "id_number": claimed})
     assert response.status_code == 200
     html = response.content.decode()
     assert_error_tied_to_field(
