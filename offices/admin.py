@@ -281,7 +281,7 @@ class TimeWindowForm(ReasonFormMixin, forms.ModelForm):
             return data
         window = TimeWindow(
             pk=self.instance.pk,
-            office=data["office"],
+            office=data.get("office") or self.instance.office,
             start=data["start"],
             end=data["end"],
             capacity=data["capacity"],
@@ -299,6 +299,9 @@ class TimeWindowAdmin(admin.ModelAdmin):
     list_display = ["office", "start", "end", "capacity"]
     list_filter = ["office"]
     actions = None
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["office"] if obj else []  # a window stays with its office; add a new one
 
     def save_model(self, request, obj, form, change):
         services.window_save(

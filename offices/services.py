@@ -9,6 +9,7 @@ city-wide weekly online total of main-urban offices may not fall below
 
 import copy
 import datetime
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import ClosedDay, Office, PlannedChange, QuotaChange, TimeWindow
+
+logger = logging.getLogger(__name__)
 
 QUOTA_FIELDS = ("daily_capacity", "weekly_quota", "opening_weekdays", "is_main_urban", "is_active")
 
@@ -191,9 +194,21 @@ def window_validate(*, window: TimeWindow, delete: bool = False) -> None:
     windows = [w for w in office.windows.all() if w.pk != window.pk]
     if not delete:
         windows.append(window)
+    planned = (
+        PlannedChange.objects.filter(window_id=window.pk, applied_at__isnull=True).first()
+        if window.pk
+        else None
+    )
+    if planned is not None and (delete or window.office_id != planned.office_id):
+        raise QuotaError(
+            _("A change of this window is planned from %(date)s; withdraw it first.")
+            % {"date": planned.effective_from.isoformat()}
+        )
     before = main_urban_weekly_total()
     after = main_urban_weekly_total(replace={office.pk: office_plan(office, windows=windows)})
     _check_floor(before=before, after=after)
+    # The windows as they would stand from the first open day and on every planned day.
+    _check_windows_ahead(office, pending_changes(office_ids=[office.pk]), stored=windows)
     _check_floor_ahead(config_after=_config_with(office, windows))
 
 
@@ -430,7 +445,9 @@ def pending_changes(*, office_ids=None, until: datetime.date | None = None) -> l
     return list(pending)
 
 
-def plan_for_day(office: Office, windows: list[TimeWindow], day: datetime.date, pending):
+def plan_for_day(
+    office: Office, windows: list[TimeWindow], day: datetime.date, pending, *, strict=False
+):
     """Return copies of ``office`` and its ``windows`` (by start time) with the planned
     changes due by ``day`` laid over them: what the release of ``day`` uses, and what its
     preview shows. A window planned to start that day has no primary key yet."""
@@ -448,6 +465,11 @@ def plan_for_day(office: Office, windows: list[TimeWindow], day: datetime.date, 
         elif change.field == Field.WINDOW_REMOVE:
             windows = [w for w in windows if w.pk != change.window_id]
         elif change.field == Field.WINDOW_ADD:
+            if not strict and any(w.start < change.end and change.start < w.end for w in windows):
+                # Refused when planned or edited; should a clash exist anyway, the day is
+                # released with the windows that are there rather than not at all.
+                logger.error("planned window %s overlaps a window; not applied", change.pk)
+                continue
             windows.append(
                 TimeWindow(office=office, start=change.start, end=change.end, capacity=change.value)
             )
@@ -575,12 +597,21 @@ def planned_change_validate(
     return change
 
 
-def _check_windows_ahead(office: Office, pending) -> None:
-    """Windows must not overlap, and an office keeps at least one, on every planned day."""
-    stored = list(office.windows.all())
-    for day in sorted({c.effective_from for c in pending if c.office_id == office.pk}):
-        windows = plan_for_day(office, stored, day, pending)[1]
-        if not windows:
+def _check_windows_ahead(office: Office, pending, *, stored=None) -> None:
+    """Windows must not overlap on any planned day, and a plan leaves at least one.
+
+    ``stored`` stands for the office's windows as a direct edit would leave them; they
+    are then checked from the first open day too (and may be none: a closed office).
+    """
+    days = {c.effective_from for c in pending if c.office_id == office.pk}
+    if stored is None:
+        stored = list(office.windows.all())
+    else:
+        days.add(first_open_day(office))
+    for day in sorted(days):
+        windows = plan_for_day(office, stored, day, pending, strict=True)[1]
+        windows = sorted(windows, key=lambda w: w.start)
+        if not windows and any(c.effective_from <= day for c in pending):
             raise QuotaError(
                 _("From %(date)s the office would have no time window left.")
                 % {"date": day.isoformat()}
@@ -700,6 +731,14 @@ def planned_changes_apply(*, today: datetime.date, now: datetime.datetime) -> in
                 applied += 1
                 continue
             elif change.field == PlannedChange.Field.WINDOW_ADD:
+                clash = TimeWindow.objects.filter(
+                    office_id=change.office_id, start__lt=change.end, end__gt=change.start
+                )
+                if clash.exists():
+                    # Never stop the city's release for one office's clash: the plan stays
+                    # pending (see plan_for_day) until an admin acts.
+                    logger.error("planned window %s overlaps a window; not applied", change.pk)
+                    continue
                 TimeWindow.objects.create(
                     office_id=change.office_id,
                     start=change.start,

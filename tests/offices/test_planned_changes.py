@@ -296,3 +296,96 @@ def test_an_office_keeps_at_least_one_window(make_office, time_machine):
             effective_from=MONDAY,
             reason="x",
         )
+
+
+def test_a_direct_window_edit_cannot_clash_with_a_planned_window(
+    make_office, admin_user, time_machine
+):
+    """Otherwise the plan could not be applied on its day."""
+    time_machine.move_to(NOW, tick=False)
+    office = make_office(is_main_urban=False)
+    services.planned_change_add(
+        office=office,
+        field="window_add",
+        start=T(17),
+        end=T(18),
+        value=5,
+        effective_from=MONDAY,
+        reason="Evening hours",
+    )
+    for start, end in [(T(17), T(17, 30)), (T(16, 45), T(17, 30))]:
+        window = TimeWindow(office=office, start=start, end=end, capacity=5)
+        with pytest.raises(services.QuotaError, match="would overlap"):
+            services.window_save(window=window, reason="Direct", user=admin_user)
+    assert office.windows.count() == 4
+    # Two stored windows may not overlap either.
+    with pytest.raises(services.QuotaError, match="08:30-10:00 and 09:00-09:30 would overlap"):
+        services.window_save(
+            window=TimeWindow(office=office, start=T(9), end=T(9, 30), capacity=2),
+            reason="Direct",
+        )
+
+
+def test_a_window_with_a_pending_plan_is_not_deleted_behind_its_back(
+    make_office, admin_user, time_machine
+):
+    time_machine.move_to(NOW, tick=False)
+    office = make_office(is_main_urban=False)
+    window = office.windows.order_by("start").first()
+    services.planned_change_add(
+        office=office,
+        field="window_capacity",
+        window=window,
+        value=4,
+        effective_from=MONDAY,
+        reason="Shorter",
+    )
+    with pytest.raises(services.QuotaError, match="planned from 2030-01-07; withdraw it first"):
+        services.window_delete(window=window, reason="Gone", user=admin_user)
+    assert TimeWindow.objects.filter(pk=window.pk).exists()
+    assert PlannedChange.objects.count() == 1
+
+
+def test_a_clashing_plan_never_stops_the_citys_release(make_office, time_machine):
+    """If a stored window clashes anyway (set up behind the services' back), the release of
+    every office still goes ahead and the plan stays pending."""
+    time_machine.move_to(NOW, tick=False)
+    office = make_office(is_main_urban=False)
+    other = make_office(is_main_urban=False)
+    plan = services.planned_change_add(
+        office=office,
+        field="window_add",
+        start=T(17),
+        end=T(18),
+        value=5,
+        effective_from=MONDAY,
+        reason="Evening hours",
+    )
+    TimeWindow.objects.create(office=office, start=T(17), end=T(17, 30), capacity=1)
+    booking_services.slots_release(
+        day=days_from(MONDAY, 1), now=datetime.datetime.combine(MONDAY, T(8), tzinfo=TZ)
+    )
+    assert DayRelease.objects.filter(date=days_from(MONDAY, 1)).count() == 2
+    assert Slot.objects.filter(office=other, date=days_from(MONDAY, 1)).count() == 4
+    plan.refresh_from_db()
+    assert plan.applied_at is None
+
+
+def test_the_window_admin_keeps_a_window_at_its_office(main_urban_offices, admin_user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(admin_user)
+    a, b = main_urban_offices[:2]
+    window = a.windows.order_by("start").first()
+    response = client.post(
+        f"/admin/offices/timewindow/{window.pk}/change/",
+        {
+            "office": b.pk,
+            "start": "08:30",
+            "end": "10:00",
+            "capacity": 12,
+            "change_reason": "More staff",
+        },
+    )
+    assert response.status_code == 302
+    window.refresh_from_db()
+    assert (window.office, window.capacity) == (a, 12)
