@@ -682,21 +682,19 @@ def priority_walkin_start(
                 _("Refused: this person has already registered an e-bike as a priority walk-in.")
             )
         try:
-            ebike = registration_services.ebike_add(
+            ebike = registration_services.ebike_for_counter(
                 resident=resident, frame_number=frame_number, brand=brand, model=model
             )
             with transaction.atomic():
-                booking = Booking.objects.create(
+                booking = _walkin_checked_in(
                     resident=resident,
                     ebike=ebike,
                     office=office,
-                    date=today,
+                    day=today,
                     source=Channel.PRIORITY_WALKIN,
-                    walkin_reason=reason,
+                    reason=reason,
                     veteran_certificate=veteran_certificate.strip(),
-                    status=Booking.Status.CHECKED_IN,
-                    created_at=now,
-                    checked_in_at=now,
+                    now=now,
                 )
         except IntegrityError:
             raise WalkinRefused(
@@ -713,6 +711,24 @@ def priority_walkin_start(
             now=now,
         )
     return booking
+
+
+def _walkin_checked_in(
+    *, resident, ebike, office, day, source, reason, now, veteran_certificate=""
+) -> Booking:
+    """A person served without a booking: checked in at once, for one listed reason."""
+    return Booking.objects.create(
+        resident=resident,
+        ebike=ebike,
+        office=office,
+        date=day,
+        source=source,
+        walkin_reason=reason,
+        veteran_certificate=veteran_certificate,
+        status=Booking.Status.CHECKED_IN,
+        created_at=now,
+        checked_in_at=now,
+    )
 
 
 # --- the walk-in window queue -------------------------------------------------------------
@@ -848,19 +864,17 @@ def ticket_serve(
                     resident = registration_services.resident_create(
                         real_name=real_name, id_number=parsed.number
                     )
-                ebike = registration_services.ebike_add(
+                ebike = registration_services.ebike_for_counter(
                     resident=resident, frame_number=frame_number, brand=brand, model=model
                 )
-                booking = Booking.objects.create(
+                booking = _walkin_checked_in(
                     resident=resident,
                     ebike=ebike,
                     office=locked.office,
-                    date=locked.date,
+                    day=locked.date,
                     source=Channel.WALKIN_WINDOW,
-                    walkin_reason=WalkinReason.WINDOW,
-                    status=Booking.Status.CHECKED_IN,
-                    created_at=now,
-                    checked_in_at=now,
+                    reason=WalkinReason.WINDOW,
+                    now=now,
                 )
         except IntegrityError:
             raise QueueError(_("This person already holds an active booking.")) from None

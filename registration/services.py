@@ -89,6 +89,27 @@ def ebike_add(
         ) from None
 
 
+def ebike_for_counter(
+    *, resident: Resident, frame_number: str, brand: str, model: str = ""
+) -> EBike:
+    """The e-bike a person brings to the counter without a booking.
+
+    Their own record of it is reused when it has no plate yet (added online, or back
+    after a failed inspection); otherwise it is added. A frame on record for someone
+    else, or already plated, is refused.
+    """
+    ebike = EBike.objects.filter(frame_number=normalize_frame_number(frame_number)).first()
+    if ebike is None:
+        return ebike_add(resident=resident, frame_number=frame_number, brand=brand, model=model)
+    if ebike.resident_id != resident.pk:
+        raise ValidationError(
+            _("This frame number is on record for another person."), code="frame_taken"
+        )
+    if PlateRegistration.objects.filter(ebike=ebike).exists():
+        raise ValidationError(_("This e-bike already has a plate."), code="plated")
+    return ebike
+
+
 def resident_update(*, resident: Resident, real_name: str, phone: str = "") -> Resident:
     real_name = (real_name or "").strip()
     if not real_name:

@@ -140,3 +140,32 @@ def test_the_counter_form_serves_a_senior(desk):
     )
     assert refused.status_code == 200
     assert "the rule is 65 or over" in refused.content.decode()
+
+
+def test_an_e_bike_already_on_record_is_reused_not_refused(desk, make_resident):
+    """Added online before, or back after a failed inspection: the same e-bike record."""
+    office, clerk = desk
+    number = make_id_number(birth=birth_years_ago(70), seq="611")
+    resident = registration_services.resident_create(real_name="Old Wang", id_number=number)
+    online = registration_services.ebike_add(
+        resident=resident, frame_number="WALKIN0611", brand="Yadea"
+    )
+    first = walkin(desk, id_number=number, frame="walkin 0611")
+    assert (first.resident, first.ebike) == (resident, online)
+    registration_services.plate_issue(
+        booking=first, clerk=clerk, office=office, failed_items=["invoice"], plate_number=""
+    )
+    assert Booking.objects.get(pk=first.pk).status == "inspection_failed"
+    again = walkin(desk, id_number=number, frame="WALKIN0611")  # with the invoice this time
+    assert (again.ebike, again.status) == (online, "checked_in")
+
+
+def test_a_frame_on_record_for_someone_else_is_refused(desk, make_resident):
+    owner = make_resident(name="Owner")
+    registration_services.ebike_add(resident=owner, frame_number="WALKIN0612", brand="Yadea")
+    with translation.override("en"), pytest.raises(services.WalkinRefused) as exc:
+        walkin(
+            desk, id_number=make_id_number(birth=birth_years_ago(70), seq="612"), frame="WALKIN0612"
+        )
+    assert "on record for another person" in str(exc.value)
+    assert not Booking.objects.exists()
