@@ -1,12 +1,17 @@
 """django-allauth adapter: phone numbers live on our User, SMS goes through registration.sms."""
 
+import logging
+
 from allauth.account.adapter import DefaultAccountAdapter
+from django.contrib import messages
 from django.utils.translation import gettext as _
 
 from . import sms
 from .forms import ChineseMobileField
 from .idnumber import normalize_mobile
 from .models import User
+
+logger = logging.getLogger(__name__)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -43,15 +48,27 @@ class AccountAdapter(DefaultAccountAdapter):
             return None
         return User.objects.filter(phone=phone, is_active=True).first()
 
+    def _send(self, phone: str, text: str) -> None:
+        """Send, or tell the person the SMS could not leave (never a server error)."""
+        try:
+            sms.send_sms(phone, text)
+        except sms.SmsError as exc:
+            logger.error("SMS not sent: %s", exc)
+            if self.request is not None:
+                messages.error(
+                    self.request,
+                    _("The text message could not be sent just now. Please try again later."),
+                )
+
     def send_verification_code_sms(self, user, phone: str, code: str, **kwargs) -> None:
-        sms.send_sms(
+        self._send(
             phone,
             _("Your e-bike registration verification code is %(code)s. It expires in 15 minutes.")
             % {"code": code},
         )
 
     def send_unknown_account_sms(self, phone: str, **kwargs) -> None:
-        sms.send_sms(
+        self._send(
             phone,
             _(
                 "Someone asked to sign in to e-bike registration with this number, "
@@ -60,7 +77,7 @@ class AccountAdapter(DefaultAccountAdapter):
         )
 
     def send_account_already_exists_sms(self, phone: str) -> None:
-        sms.send_sms(
+        self._send(
             phone,
             _(
                 "Someone tried to sign up to e-bike registration with this number, "

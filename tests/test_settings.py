@@ -14,6 +14,7 @@ GOOD_PRODUCTION_ENV = {
     "ID_HASH_KEY": "hash-" + "Tn3Wq8Lr5Zp2Yk7Hv4Mb9Jc6Xd1Fs0Ga",
     "ID_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "ALLOWED_HOSTS": "ebike.example.org",
+    "SMS_GATEWAY_URL": "https://sms-gateway.example.org/send",
 }
 
 
@@ -22,6 +23,7 @@ def run_django(settings_module: str, env_overrides: dict, *args: str):
         k: v
         for k, v in os.environ.items()
         if k not in {"SECRET_KEY", "ID_HASH_KEY", "ID_ENCRYPTION_KEYS", "DEBUG", "DATABASE_URL"}
+        and not k.startswith("SMS_")
     }
     env.update({"DJANGO_SETTINGS_MODULE": settings_module, **env_overrides})
     return subprocess.run(
@@ -42,6 +44,7 @@ def run_django(settings_module: str, env_overrides: dict, *args: str):
         ({"SECRET_KEY": "short-key"}, "SECRET_KEY is too short"),
         ({"ID_HASH_KEY": ""}, "ID_HASH_KEY must be set"),
         ({"ID_ENCRYPTION_KEYS": "not-a-fernet-key"}, "Fernet keys"),
+        ({"SMS_GATEWAY_URL": ""}, "SMS_GATEWAY_URL must be set in production"),
     ],
 )
 def test_production_refuses_to_start_without_real_secrets(overrides, message):

@@ -51,3 +51,6 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Never the development SMS backend in production: it would write codes to the log.
 SMS_BACKEND = env.str("SMS_BACKEND", default="registration.sms.HttpSmsBackend")
+if SMS_BACKEND == "registration.sms.HttpSmsBackend" and not SMS_GATEWAY_URL:  # noqa: F405
+    # Sign-in by mobile number sends its codes by SMS: without a gateway nobody could.
+    raise ImproperlyConfigured("SMS_GATEWAY_URL must be set in production.")

@@ -106,3 +106,14 @@ def test_signup_by_phone_is_rate_limited(db, settings):
     ]
     assert statuses[:3] == [302, 302, 302]
     assert 429 in statuses[3:]
+
+
+def test_an_sms_gateway_outage_is_explained_not_a_server_error(db, settings):
+    settings.SMS_BACKEND = "registration.sms.HttpSmsBackend"
+    settings.SMS_GATEWAY_URL = "http://127.0.0.1:9/sms/send"  # the discard port: nobody
+    User.objects.create_user(phone="+8613911114444", phone_verified=True)
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post("/accounts/login/code/", {"phone": "13911114444"}, follow=True)
+    assert response.status_code == 200
+    assert "could not be sent just now" in response.content.decode()
+    assert not client.get("/me/").wsgi_request.user.is_authenticated
