@@ -140,16 +140,16 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         """Search counter actions and quota changes together, newest first.
 
         The filters (clerk, office, action, person, q, start, end, page) come by GET, so
-        other pages can link to a search and a search can be bookmarked. A full resident ID
-        number must never be in a URL (access logs, browser history), so it is accepted only
-        by POST, from a second form that re-sends the filters as hidden fields; its page
-        buttons post that form again.
+        other pages can link to a search and a search can be bookmarked. An ID or mobile
+        number must never be in a URL (access logs, browser history): the GET filters refuse
+        one, and the second form takes it by POST, re-sending the filters as hidden fields;
+        its page buttons post that form again.
         """
         from django.core.exceptions import PermissionDenied
         from django.template.response import TemplateResponse
 
         from .audit_log import audit_log_search
-        from .forms import AuditIdNumberForm, AuditLogForm
+        from .forms import AuditLogForm, AuditNumberForm
 
         if not (
             self.has_view_permission(request) and request.user.has_perm("offices.view_quotachange")
@@ -158,7 +158,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         by_id = request.method == "POST"
         data = request.POST if by_id else request.GET
         form = AuditLogForm(data)
-        id_form = AuditIdNumberForm(request.POST if by_id else None)
+        id_form = AuditNumberForm(request.POST if by_id else None)
         page = None
         if form.is_valid() and (not by_id or id_form.is_valid()):
             filters = form.cleaned_data
@@ -170,7 +170,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
                 text=filters["q"],
                 start=filters["start"],
                 end=filters["end"],
-                id_number=id_form.cleaned_data["id_number"] if by_id else "",
+                **(id_form.cleaned_data["number"] if by_id else {}),
                 page=data.get("page") or 1,
             )
         context = {

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from offices.models import Office
-from registration.idnumber import parse_id_number
+from registration.idnumber import ascii_form, normalize_mobile, parse_id_number
 from registration.models import EBike, User
 
 from .audit_log import ACTION_CHOICES
@@ -84,7 +84,7 @@ class AuditLogForm(forms.Form):
         label=_("person"),
         max_length=100,
         required=False,
-        help_text=_("E-mail, mobile number or name of the clerk, admin or resident."),
+        help_text=_("E-mail or name of the clerk, admin or resident."),
     )
     q = forms.CharField(
         label=_("text"),
@@ -95,22 +95,25 @@ class AuditLogForm(forms.Form):
     start = _date_field(_("from"))
     end = _date_field(_("to"))
 
-    # Eighteen characters with 17 digits: an ID number, which must not travel in a URL.
-    ID_NUMBER_LIKE = re.compile(r"\d{17}[\dXx]")
+    # Seven digits or more in a row: a mobile or ID number, which must not travel in a URL.
+    NUMBER_LIKE = re.compile(r"[0-9]{7,}")
 
-    def _no_id_number(self, name: str) -> str:
+    def _no_personal_number(self, name: str) -> str:
         value = self.cleaned_data.get(name, "")
-        if self.ID_NUMBER_LIKE.search(value.replace(" ", "")):
+        if self.NUMBER_LIKE.search(re.sub(r"[\s-]", "", ascii_form(value))):
             raise forms.ValidationError(
-                _("Search an ID number with the ID number field below (sent without the URL).")
+                _(
+                    "Search an ID or mobile number with the number field below "
+                    "(sent without the URL)."
+                )
             )
         return value
 
     def clean_person(self):
-        return self._no_id_number("person")
+        return self._no_personal_number("person")
 
     def clean_q(self):
-        return self._no_id_number("q")
+        return self._no_personal_number("q")
 
     def clean(self):
         data = super().clean()
@@ -120,17 +123,33 @@ class AuditLogForm(forms.Form):
         return data
 
 
-class AuditIdNumberForm(forms.Form):
-    """Find a person's audit lines by full ID number: sent by POST only, never in a URL."""
+class AuditNumberForm(forms.Form):
+    """Find audit lines by a full ID number or a mobile number: sent by POST only, never in
+    a URL. An ID number finds the resident's counter actions; a mobile number finds those of
+    the resident or of the clerk or admin with that number."""
 
-    id_number = forms.CharField(
-        label=_("Resident ID number"),
-        max_length=18,
+    number = forms.CharField(
+        label=_("ID or mobile number"),
+        max_length=24,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
-    def clean_id_number(self):
-        return parse_id_number(self.cleaned_data["id_number"]).number
+    def clean_number(self) -> dict:
+        from django.core.exceptions import ValidationError
+
+        value = self.cleaned_data["number"]
+        try:
+            return {"phone": normalize_mobile(value)}
+        except ValidationError:
+            pass
+        try:
+            return {"id_number": parse_id_number(value).number}
+        except ValidationError as exc:
+            if len(re.sub(r"[\s-]", "", ascii_form(value))) == 18:
+                raise  # an ID number with a mistake: say which
+            raise ValidationError(
+                _("Enter a full ID number or an 11-digit mobile number.")
+            ) from exc
 
 
 class StatisticsForm(forms.Form):

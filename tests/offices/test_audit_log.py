@@ -153,7 +153,6 @@ def test_dates_are_inclusive_local_days(staff, log):
     ("person", "count"),
     [
         ("clerk-b@", 2),  # the clerk's e-mail
-        ("13900001111", 2),  # the clerk's phone
         ("zhang", 1),  # the resident's real name
         ("admin@test", 1),  # the admin who changed a quota
         ("nobody", 0),
@@ -168,16 +167,26 @@ def test_person_matches_email_phone_and_name(staff, log, person, count):
         assert "No entries match." in html
 
 
+def test_a_mobile_number_is_searched_by_post_only(staff, log):
+    html = staff.post(URL, {"number": "139 0000 1111"}).content.decode()
+    assert rows(html) == 2  # the clerk with that number
+    refused = staff.get(URL, {"person": "13900001111"}).content.decode()
+    assert "Search an ID or mobile number with the number field below" in refused
+    assert rows(refused) == 0
+    bad = staff.post(URL, {"number": "12345"}).content.decode()
+    assert "Enter a full ID number or an 11-digit mobile number." in bad
+
+
 def test_id_number_is_searched_by_post_only(staff, log):
     # Li Si was the second resident made: sequence 002.
     number = make_id_number(seq="002")
-    response = staff.post(URL, {"id_number": number, "office": log["b"].pk})
+    response = staff.post(URL, {"number": number, "office": log["b"].pk})
     html = response.content.decode()
     assert response.status_code == 200
     assert rows(html) == 2 and log["li"].code in html and log["zhang"].code not in html
     # By GET the number is ignored: it must never be put in a URL.
-    assert rows(staff.get(URL, {"id_number": number}).content.decode()) == 5
-    unknown = staff.post(URL, {"id_number": make_id_number(seq="999")}).content.decode()
+    assert rows(staff.get(URL, {"number": number}).content.decode()) == 5
+    unknown = staff.post(URL, {"number": make_id_number(seq="999")}).content.decode()
     assert rows(unknown) == 0 and "No entries match." in unknown
 
 
@@ -189,8 +198,9 @@ def test_id_number_is_searched_by_post_only(staff, log):
         ({"start": "09/01/2030"}, "Enter a valid date."),
         ({"clerk": "999999"}, "Select a valid choice."),
         ({"office": "x"}, "Select a valid choice."),
-        ({"person": "21080219850315123X"}, "Search an ID number with the ID number field"),
-        ({"q": "2108 0219 8503 1512 34"}, "Search an ID number with the ID number field"),
+        ({"person": "21080219850315123X"}, "Search an ID or mobile number with the number"),
+        ({"q": "2108-0219-8503-1512-34"}, "Search an ID or mobile number with the number"),
+        ({"person": "139 0000 1111"}, "Search an ID or mobile number with the number"),
     ],
 )
 def test_bad_input_is_a_form_error_not_a_crash(staff, log, data, message):
@@ -202,11 +212,15 @@ def test_bad_input_is_a_form_error_not_a_crash(staff, log, data, message):
 
 
 def test_bad_id_number_is_a_form_error(staff, log):
-    response = staff.post(URL, {"id_number": "21080219850315123"})
+    good = make_id_number(seq="002")
+    wrong_check = good[:17] + ("0" if good[17] != "0" else "1")
+    response = staff.post(URL, {"number": wrong_check})
     html = response.content.decode()
     assert response.status_code == 200
-    assert "A resident ID number has 18 characters; this one has 17." in html
+    assert "check character is wrong" in html
     assert rows(html) == 0
+    short = staff.post(URL, {"number": good[:17]}).content.decode()
+    assert "Enter a full ID number or an 11-digit mobile number." in short
 
 
 def test_pages_of_one_hundred_and_bounded_queries(log, django_assert_max_num_queries):
@@ -257,7 +271,7 @@ def test_non_admins_are_refused(log, make_resident, role):
     client = Client()
     client.force_login(user)
     assert client.get(URL).status_code == 403
-    assert client.post(URL, {"id_number": make_id_number(seq="002")}).status_code == 403
+    assert client.post(URL, {"number": make_id_number(seq="002")}).status_code == 403
 
 
 def test_strangers_are_sent_to_log_in(db):
