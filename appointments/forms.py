@@ -4,7 +4,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from offices.models import Office
-from registration.idnumber import ascii_form, normalize_mobile, parse_id_number
+from registration.forms import PersonNumberForm
+from registration.idnumber import ascii_form
 from registration.models import EBike, User
 
 from .audit_log import ACTION_CHOICES
@@ -123,33 +124,10 @@ class AuditLogForm(forms.Form):
         return data
 
 
-class AuditNumberForm(forms.Form):
+class AuditNumberForm(PersonNumberForm):
     """Find audit lines by a full ID number or a mobile number: sent by POST only, never in
     a URL. An ID number finds the resident's counter actions; a mobile number finds those of
     the resident or of the clerk or admin with that number."""
-
-    number = forms.CharField(
-        label=_("ID or mobile number"),
-        max_length=24,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-
-    def clean_number(self) -> dict:
-        from django.core.exceptions import ValidationError
-
-        value = self.cleaned_data["number"]
-        try:
-            return {"phone": normalize_mobile(value)}
-        except ValidationError:
-            pass
-        try:
-            return {"id_number": parse_id_number(value).number}
-        except ValidationError as exc:
-            if len(re.sub(r"[\s-]", "", ascii_form(value))) == 18:
-                raise  # an ID number with a mistake: say which
-            raise ValidationError(
-                _("Enter a full ID number or an 11-digit mobile number.")
-            ) from exc
 
 
 class StatisticsForm(forms.Form):

@@ -1,7 +1,8 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from offices.models import Office
 
 from . import crypto, services
+from .forms import PersonNumberForm
 from .idnumber import parse_id_number
 from .models import EBike, PlateNumber, PlateRegistration, Resident, User
 
@@ -50,7 +52,8 @@ class ResidentAddForm(forms.ModelForm):
 @admin.register(Resident)
 class ResidentAdmin(admin.ModelAdmin):
     list_display = ["real_name", "id_masked", "phone", "user", "created_at"]
-    search_fields = ["real_name", "phone", "user__email", "user__phone"]
+    # Names and e-mail only: the search box is a GET form (see ``find`` for numbers).
+    search_fields = ["real_name", "user__email"]
     readonly_fields = ["id_masked", "birth_date", "created_at"]
     raw_id_fields = ["user"]
 
@@ -80,13 +83,45 @@ class ResidentAdmin(admin.ModelAdmin):
         obj.pk = created.pk
         obj.__dict__.update(created.__dict__)
 
-    def get_search_results(self, request, queryset, search_term):
-        """Find a person by full ID number through its keyed hash, never by clear text."""
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip().upper()
-        if len(term) == 18:
-            queryset |= self.model.objects.filter(id_hash=crypto.id_number_hash(term))
-        return queryset, may_have_duplicates
+    change_list_template = "admin/registration/resident/change_list.html"
+
+    def get_urls(self):
+        return [
+            path("find/", self.admin_site.admin_view(self.find), name="registration_resident_find"),
+            *super().get_urls(),
+        ]
+
+    def find(self, request):
+        """Open a person's record by full ID number (through its keyed hash) or mobile number.
+
+        POST only: the search box above the list is a GET form, and these numbers must not
+        stand in a URL (access logs, browser history).
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return redirect("admin:registration_resident_changelist")
+        form = PersonNumberForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, " ".join(form.errors["number"]), level=messages.ERROR)
+            return redirect("admin:registration_resident_changelist")
+        number = form.cleaned_data["number"]
+        if "id_number" in number:
+            found = Resident.objects.filter(id_hash=crypto.id_number_hash(number["id_number"]))
+        else:
+            phone = number["phone"]
+            found = Resident.objects.filter(Q(phone=phone) | Q(user__phone=phone))
+        people = list(found[:2])
+        if len(people) == 1:
+            return redirect("admin:registration_resident_change", people[0].pk)
+        self.message_user(
+            request,
+            _("Nobody on record has this number.")
+            if not people
+            else _("Several people on record have this number; search by name as well."),
+            level=messages.WARNING,
+        )
+        return redirect("admin:registration_resident_changelist")
 
 
 @admin.register(EBike)

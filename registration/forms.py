@@ -5,7 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .idnumber import normalize_mobile, parse_id_number
+from .idnumber import ascii_form, normalize_mobile, parse_id_number
 from .models import EBike
 from .services import normalize_frame_number
 
@@ -93,3 +93,30 @@ class EBikeForm(forms.ModelForm):
                 _("A frame number has 6 to 32 letters and digits."), code="frame_number"
             )
         return frame
+
+
+class PersonNumberForm(forms.Form):
+    """A full ID number or a mobile number, sent by POST so that it never stands in a URL.
+
+    ``cleaned_data["number"]`` is ``{"id_number": ...}`` or ``{"phone": ...}`` (E.164).
+    """
+
+    number = forms.CharField(
+        label=_("ID or mobile number"),
+        max_length=24,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_number(self) -> dict:
+        value = self.cleaned_data["number"]
+        try:
+            return {"phone": normalize_mobile(value)}
+        except ValidationError:
+            pass
+        try:
+            return {"id_number": parse_id_number(value).number}
+        except ValidationError as exc:
+            if len(re.sub(r"[\s-]", "", ascii_form(value))) == 18:
+                raise  # an ID number with a mistake: say which
+            message = _("Enter a full ID number or an 11-digit mobile number.")
+            raise ValidationError(message) from exc
