@@ -67,7 +67,7 @@ def notification_send(*, notification_id: int, now: datetime.datetime | None = N
         try:
             _deliver(notification)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded, then retried
-            error = f"{exc.__class__.__name__}: {exc}"[:200]
+            error = _error_text(exc)
             notification.last_error = error
             notification.next_attempt_at = now + backoff(notification.attempts)
             if notification.attempts >= MAX_ATTEMPTS:
@@ -82,6 +82,15 @@ def notification_send(*, notification_id: int, now: datetime.datetime | None = N
         logger.warning("notification %s not sent: %s", notification_id, error)
         raise DeliveryFailed(error)
     return True
+
+
+def _error_text(exc: Exception) -> str:
+    """What is kept and logged of a failure: our SMS errors say what went wrong without
+    personal data; other messages (an SMTP refusal, say) may quote the address, so only
+    their kind is kept."""
+    if isinstance(exc, sms.SmsError):
+        return f"SmsError: {exc}"[:200]
+    return exc.__class__.__name__
 
 
 def backoff(attempts: int) -> datetime.timedelta:

@@ -894,3 +894,28 @@ def test_availability_marks_known_closed_days_closed_not_unreleased(clock, make_
     assert day_block(html, office, monday)[0] == "unreleased"
     assert day_block(html, office, monday + datetime.timedelta(days=1))[0] == "closed"
     assert day_block(html, office, monday + datetime.timedelta(days=6))[0] == "closed"  # Sunday
+
+
+def test_a_mail_failure_keeps_no_address_in_the_record_or_the_log(booked, settings, caplog):
+    import smtplib
+
+    settings.EMAIL_BACKEND = "tests.appointments.test_booking_views.RefusingMailBackend"
+    booked.user.phone, booked.user.email = None, "refused@test.example.org"
+    booked.user.save(update_fields=["phone", "email"])
+    notification = Notification.objects.get(booking=booked.booking, event="confirmation")
+    with caplog.at_level("WARNING"), pytest.raises(notifications.DeliveryFailed):
+        notifications.notification_send(notification_id=notification.pk)
+    notification.refresh_from_db()
+    assert notification.last_error == "SMTPRecipientsRefused"
+    assert "refused@test.example.org" not in caplog.text
+    assert smtplib.SMTPRecipientsRefused.__name__ in caplog.text
+
+
+class RefusingMailBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        import smtplib
+
+        raise smtplib.SMTPRecipientsRefused({m.to[0]: (550, b"no such user") for m in messages})
