@@ -919,3 +919,13 @@ class RefusingMailBackend:
         import smtplib
 
         raise smtplib.SMTPRecipientsRefused({m.to[0]: (550, b"no such user") for m in messages})
+
+
+def test_a_booking_made_in_the_evening_for_tomorrow_is_reminded_once(booked):
+    """The sweep runs every evening hour; each run adds only the bookings not reminded."""
+    evening = NOW.replace(hour=18, minute=0)
+    booked.booking.date = evening.date() + datetime.timedelta(days=1)
+    booked.booking.save(update_fields=["date"])
+    assert notifications.reminders_queue(now=evening) == 1
+    assert notifications.reminders_queue(now=evening + datetime.timedelta(hours=3)) == 0
+    assert Notification.objects.filter(event="reminder", booking=booked.booking).count() == 1
