@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, F, Q, QuerySet, Value
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from offices.models import Office, QuotaChange
 from registration import services as registration_services
 
 from .models import AuditEntry
+from .selectors import local_day_bounds
 
 QUOTA = "quota"
 PER_PAGE = 100
@@ -49,20 +49,6 @@ class LogLine:
         return self.action == QUOTA
 
 
-def _day_bounds(
-    start: datetime.date | None, end: datetime.date | None
-) -> tuple[datetime.datetime | None, datetime.datetime | None]:
-    """Return aware [from, until) bounds for inclusive local dates."""
-    zone = timezone.get_default_timezone()
-    since = datetime.datetime.combine(start, datetime.time.min, tzinfo=zone) if start else None
-    until = (
-        datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
-        if end
-        else None
-    )
-    return since, until
-
-
 def _person_q(prefix: str, person: str) -> Q:
     return Q(**{f"{prefix}__email__icontains": person}) | Q(
         **{f"{prefix}__resident__real_name__icontains": person}
@@ -92,7 +78,7 @@ def audit_log_search(
     mobile number. ``start`` and ``end`` are inclusive local dates.
     """
     person, text, id_number = person.strip(), text.strip(), id_number.strip()
-    since, until = _day_bounds(start, end)
+    since, until = local_day_bounds(start, end)
 
     entries: QuerySet | None = AuditEntry.objects.all()
     changes: QuerySet | None = QuotaChange.objects.all()

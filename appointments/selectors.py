@@ -165,6 +165,20 @@ def office_day(*, office: Office, date: datetime.date, today: datetime.date) -> 
     return DayView(date, "closed" if release.closed or not windows else "open", windows)
 
 
+def local_day_bounds(
+    start: datetime.date | None, end: datetime.date | None
+) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """Aware [from, until) bounds, in Asia/Shanghai, of the inclusive days start..end."""
+    zone = timezone.get_default_timezone()
+    since = datetime.datetime.combine(start, datetime.time.min, tzinfo=zone) if start else None
+    until = None
+    if end:
+        until = datetime.datetime.combine(
+            end + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
+        )
+    return since, until
+
+
 @dataclass(frozen=True)
 class NextRelease:
     at: datetime.datetime  # local time of the next scheduled run

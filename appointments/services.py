@@ -446,6 +446,16 @@ def _booking_create(*, resident, slot_id: int, ebike, now) -> Booking:
     return booking
 
 
+def booking_changeable(booking: Booking, now: datetime.datetime) -> bool:
+    """Whether the resident may still cancel or move ``booking`` (what _lock_changeable
+    enforces under a lock)."""
+    return (
+        booking.status == Booking.Status.BOOKED
+        and booking.slot is not None
+        and now < change_deadline(booking.slot)
+    )
+
+
 def _lock_changeable(booking: Booking, now: datetime.datetime) -> Booking:
     locked = (
         Booking.objects.select_for_update(of=("self",))
@@ -542,6 +552,11 @@ def audit_record(*, clerk, office, action: str, booking=None, resident=None, det
         detail=detail[:200],
         at=now or timezone.now(),
     )
+
+
+def booking_check_in_allowed(booking: Booking, today: datetime.date) -> bool:
+    """Whether a clerk may check ``booking`` in today (what booking_check_in enforces)."""
+    return booking.status == Booking.Status.BOOKED and booking.date == today
 
 
 def booking_check_in(

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from offices.models import Complaint, Office
 
 from .models import AuditEntry, Booking, Channel, DayRelease, QueueTicket, RefusedAttempts
+from .selectors import local_day_bounds
 
 
 class Group:
@@ -141,13 +141,6 @@ class Report:
     rows: list[Row]
     total: Figures
     days: list[Row]  # always per day, for the charts
-
-
-def _day_bounds(start: datetime.date, end: datetime.date):
-    tz = timezone.get_current_timezone()
-    low = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
-    high = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
-    return low, high
 
 
 def _cells(start, end, offices) -> dict[tuple[int, datetime.date], Figures]:
@@ -299,7 +292,7 @@ CLERK_COLUMNS = [
 
 
 def _audit_in_period(start, end, office):
-    low, high = _day_bounds(start, end)
+    low, high = local_day_bounds(start, end)
     entries = AuditEntry.objects.filter(at__gte=low, at__lt=high)
     return entries.filter(office=office) if office else entries
 

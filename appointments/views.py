@@ -120,6 +120,11 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
     return redirect("booking_detail", code=booking.code)
 
 
+def _refusal_text(exc: Exception) -> str:
+    """The message of a refusal, from a service (BookingError) or a ValidationError."""
+    return exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+
+
 def _positive_int(value: str | None) -> int | None:
     if value is None or not value.isascii() or not value.isdigit() or len(value) > 18:
         return None
@@ -200,12 +205,7 @@ def _own_booking(request, code: str) -> Booking:
 
 
 def _booking_context(booking: Booking) -> dict:
-    now = timezone.now()
-    changeable = (
-        booking.status == Booking.Status.BOOKED
-        and booking.slot is not None
-        and now < services.change_deadline(booking.slot)
-    )
+    changeable = services.booking_changeable(booking, timezone.now())
     return {
         "booking": booking,
         "qr_svg": qr_svg(booking.code),
@@ -367,8 +367,7 @@ def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpR
             "office": office,
             "booking": booking,
             "id_number": booking.resident.reveal_id_number(),
-            "can_check_in": booking.status == Booking.Status.BOOKED
-            and booking.date == timezone.localdate(),
+            "can_check_in": services.booking_check_in_allowed(booking, timezone.localdate()),
             "can_register": booking.status == Booking.Status.CHECKED_IN,
             "items": Inspection.Item.choices,
         },
@@ -388,7 +387,7 @@ def _counter_register(request: HttpRequest, office: Office, booking: Booking) ->
             plate_number=request.POST.get("plate_number", ""),
         )
     except (services.BookingError, ValidationError) as exc:
-        messages.error(request, exc.messages[0] if hasattr(exc, "messages") else str(exc))
+        messages.error(request, _refusal_text(exc))
         return redirect("counter_booking", code=office.code, booking_code=booking.code)
     return redirect("counter_slip", code=office.code, booking_code=booking.code)
 
@@ -466,7 +465,7 @@ def counter_queue(request: HttpRequest, code: str) -> HttpResponse:
             else:
                 raise Http404
         except (services.BookingError, ValidationError) as exc:
-            messages.error(request, exc.messages[0] if hasattr(exc, "messages") else str(exc))
+            messages.error(request, _refusal_text(exc))
         if serve_form is None or serve_form.is_valid():
             return redirect("counter_queue", code=office.code)
     tickets = QueueTicket.objects.filter(office=office, date=today).order_by("number")
