@@ -57,6 +57,8 @@ APP_ENV_VARS = (
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "DEBUG",
+    "SMS_BACKEND",
+    "SMS_GATEWAY_URL",
 )
 CORRECTNESS_KEYS = (
     "overbooked",
@@ -152,6 +154,9 @@ def bench_env(args) -> dict[str, str]:
             "DATABASE_URL": f"{PG_SERVER}/{args.db_name}",
             "REDIS_URL": f"{REDIS_SERVER}/{args.redis_db}",
             "EMAIL_URL": "consolemail://",
+            # No message leaves during the run (no worker drains the outbox); production
+            # only needs to know where they would go.
+            "SMS_GATEWAY_URL": "http://127.0.0.1:9/sms/send",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }
