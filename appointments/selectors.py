@@ -5,13 +5,15 @@ import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from offices.models import ClosedDay, Office
+from offices.services import pending_changes
 
 from . import cache as availability_cache
+from . import services
 from .models import Booking, DayRelease, Slot
 
 RELEASE_TASK = "appointments.tasks.release_upcoming_slots"
@@ -37,7 +39,9 @@ class WindowView:
 @dataclass
 class DayView:
     date: datetime.date
-    state: str  # "open", "closed" or "unreleased"
+    # "open"; "closed"; "quota" (open, but released without places: the week's quota is
+    # used up); "capacity" (open, no online places); "unreleased"; or "past".
+    state: str
     windows: list[WindowView] = field(default_factory=list)
 
     @property
@@ -62,6 +66,9 @@ class Snapshot:
     today: datetime.date
     offices: list[OfficeView]
 
+    def todays_days(self) -> list[DayView]:
+        return [d for o in self.offices for d in o.days if d.date == self.today]
+
 
 def _build_snapshot(today: datetime.date) -> Snapshot:
     last = today + datetime.timedelta(days=settings.AVAILABILITY_DAYS)
@@ -77,6 +84,7 @@ def _build_snapshot(today: datetime.date) -> Snapshot:
             "opening_hours",
             "has_walkin_window",
             "opening_weekdays",
+            "daily_capacity",
         )
     )
     closed_days = set(
@@ -111,13 +119,30 @@ def _build_snapshot(today: datetime.date) -> Snapshot:
                     day.isoweekday()
                 )
                 state = "closed" if known_closed else "unreleased"
-            elif release.closed or not slots.get((o.id, day)):
-                state = "closed"
             else:
-                state = "open"
+                state = _released_state(release, slots.get((o.id, day)), o)
             view.days.append(DayView(day, state, slots.get((o.id, day), [])))
         views.append(view)
     return Snapshot(today=today, offices=views)
+
+
+def _released_state(release: DayRelease, windows, office: Office) -> str:
+    if release.closed:
+        return "closed"
+    if windows:
+        return "open"
+    # Released, open, and no window got a place: the day's places went to the week.
+    return "quota" if office.daily_capacity else "capacity"
+
+
+def started_windows(days, now: datetime.datetime) -> frozenset[int]:
+    """The slot ids among ``days``' windows that have begun and are no longer offered."""
+    return frozenset(
+        w.slot_id
+        for day in days
+        for w in day.windows
+        if services.window_started(day.date, w.start, now)
+    )
 
 
 def availability(*, now: datetime.datetime | None = None) -> Snapshot:
@@ -162,7 +187,7 @@ def office_day(*, office: Office, date: datetime.date, today: datetime.date) -> 
         .order_by("start")
         .values("id", "start", "end", "capacity", "booked")
     ]
-    return DayView(date, "closed" if release.closed or not windows else "open", windows)
+    return DayView(date, _released_state(release, windows, office), windows)
 
 
 def local_day_bounds(
@@ -431,24 +456,24 @@ def queue_state(*, office: Office, day: datetime.date) -> QueueState:
 @dataclass(frozen=True)
 class PreviewDay:
     date: datetime.date
-    state: str  # "released", "closed" (released or planned closed) or "planned"
+    # "released"; "planned" (will release ``places``); "closed"; "quota" (open, but the
+    # week's quota is used up); "capacity" (open, no online places); or "unreleased"
+    # (today or earlier and never released: the schedule only releases days ahead).
+    state: str
     places: int
     booked: int
 
 
 def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Office, list]]:
-    """Planned (not yet released) and released places per office for the coming days.
+    """Released places, and what the release will give, per office for the coming days.
 
-    Planned days use the same rule as the release (``services.day_places``), counting the
-    week's released places and the planned days before them, and the planned capacity
-    changes due by each day, so the preview says what the release will do.
+    Each day not released yet is decided by the release's own rule
+    (``services.day_plan``), in date order as the schedule releases them: the week's
+    released days count, and so do the days ahead of it that will be released first.
+    Days up to today that were never released never will be, and count for nothing.
     """
-    from django.db.models import Sum
-
-    from .services import day_places, week_bounds
-
     last = today + datetime.timedelta(days=days - 1)
-    start, end = week_bounds(today)[0], week_bounds(last)[1]
+    start, end = services.week_bounds(today)[0], services.week_bounds(last)[1]
     offices = list(
         Office.objects.filter(is_active=True).prefetch_related("windows").order_by("code")
     )
@@ -458,35 +483,45 @@ def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Offi
         .values("office_id", "date")
         .annotate(places=Sum("capacity"), booked=Sum("booked"))
     }
-    release_days = set(
-        DayRelease.objects.filter(date__range=(start, end)).values_list("office_id", "date")
-    )
+    releases = {
+        (r.office_id, r.date): r
+        for r in DayRelease.objects.filter(date__range=(start, end)).only(
+            "office_id", "date", "closed"
+        )
+    }
     closed = set(
         ClosedDay.objects.filter(date__range=(start, end)).values_list("office_id", "date")
     )
-    from offices.services import pending_changes, plan_for_day
-
     pending = pending_changes(until=last)
     preview = []
     for office in offices:
-        all_windows = list(office.windows.all())
-        rows, week_used, week = [], 0, None
+        windows = sorted(office.windows.all(), key=lambda w: w.start)
+        places_by_day = {d: n for (o, d), (n, _) in released.items() if o == office.id}
+        rows = []
         day = start
         while day <= last:
-            if week != week_bounds(day)[0]:
-                week, week_used = week_bounds(day)[0], 0
             key = (office.id, day)
-            if key in release_days:
-                places, booked = released.get(key, (0, 0))
-                state = "released" if places else "closed"
+            release = releases.get(key)
+            places, booked = released.get(key, (0, 0))
+            if release is None and day <= today:
+                state = "unreleased"
+            elif release is not None and (release.closed or places):
+                state = "closed" if release.closed else "released"
             else:
-                is_closed = key in closed or not office.opens_on_weekday(day.isoweekday())
-                planned, windows = plan_for_day(office, all_windows, day, pending)
-                places = day_places(
-                    office=planned, windows=windows, closed=is_closed, used_in_week=week_used
+                plan = services.day_plan(
+                    office=office,
+                    windows=windows,
+                    day=day,
+                    closed=key in closed,
+                    pending=pending,
+                    used_in_week=services.places_used_in_week(day, places_by_day),
                 )
-                booked, state = 0, ("closed" if is_closed or not places else "planned")
-            week_used += places
+                if release is None:
+                    places = plan.places
+                    state = "closed" if plan.closed else "planned" if places else plan.reason
+                else:  # released with no places: say why the release gave none
+                    state = "closed" if plan.closed else plan.reason
+            places_by_day[day] = places
             if day >= today:
                 rows.append(PreviewDay(day, state, places, booked))
             day += datetime.timedelta(days=1)

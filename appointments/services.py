@@ -88,16 +88,52 @@ class ReleaseResult:
         return sum(self.released.values())
 
 
-def day_places(*, office: Office, windows, closed: bool, used_in_week: int) -> int:
-    """The places one office's day releases: the rule shared by the release and its preview.
+@dataclass(frozen=True)
+class DayPlan:
+    """What releasing one office's day gives: each window with its places, or why none.
 
-    Nothing on a closed day or without windows; otherwise the daily capacity, capped by
-    what remains of the weekly quota and by the windows' capacities.
+    ``reason`` says why an open day has no places: "quota" when the week's quota is used
+    up, "capacity" when the office releases nothing online that day; "" otherwise.
     """
-    window_total = sum(w.capacity for w in windows)
-    if closed or not window_total:
-        return 0
-    return min(office.daily_capacity, max(0, office.weekly_quota - used_in_week), window_total)
+
+    closed: bool
+    windows: tuple = ()
+    shares: tuple[int, ...] = ()
+    reason: str = ""
+
+    @property
+    def places(self) -> int:
+        return sum(self.shares)
+
+
+def places_used_in_week(day: datetime.date, places_by_day) -> int:
+    """The places the other days of ``day``'s ISO week have released (or will, first)."""
+    monday, sunday = week_bounds(day)
+    return sum(n for d, n in places_by_day.items() if monday <= d <= sunday and d != day)
+
+
+def day_plan(
+    *, office: Office, windows, day: datetime.date, closed: bool, pending, used_in_week: int
+) -> DayPlan:
+    """Decide one office's day: the one rule the release and the admins' preview share.
+
+    Nothing on a day the office does not open, a closed day, or a day without windows;
+    otherwise the daily capacity (as planned for that day), capped by what remains of
+    the weekly quota and by the windows' capacities, split over the windows.
+    """
+    closed = closed or not office.opens_on_weekday(day.isoweekday())
+    if closed:
+        return DayPlan(closed=True)
+    planned, windows = quota_services.plan_for_day(office, list(windows), day, pending)
+    if not windows:
+        return DayPlan(closed=True)
+    left_in_week = max(0, planned.weekly_quota - used_in_week)
+    total = min(planned.daily_capacity, left_in_week, sum(w.capacity for w in windows))
+    reason = ""
+    if not total:
+        reason = "quota" if not left_in_week and planned.daily_capacity else "capacity"
+    shares = split_capacity(total, [w.capacity for w in windows])
+    return DayPlan(closed=False, windows=tuple(windows), shares=tuple(shares), reason=reason)
 
 
 def _release_office_day(office: Office, day: datetime.date, now, pending) -> tuple[str, int]:
@@ -106,31 +142,31 @@ def _release_office_day(office: Office, day: datetime.date, now, pending) -> tup
     )
     if not created:
         return "already", 0
-    closed = (
-        not office.opens_on_weekday(day.isoweekday())
-        or ClosedDay.objects.filter(office=office, date=day).exists()
+    monday, sunday = week_bounds(day)
+    released = {
+        r["date"]: r["places"]
+        for r in Slot.objects.filter(office=office, date__range=(monday, sunday))
+        .values("date")
+        .annotate(places=Sum("capacity"))
+    }
+    plan = day_plan(
+        office=office,
+        windows=office.windows.order_by("start"),
+        day=day,
+        closed=ClosedDay.objects.filter(office=office, date=day).exists(),
+        pending=pending,
+        used_in_week=places_used_in_week(day, released),
     )
-    windows = list(office.windows.order_by("start"))
-    if closed or not windows:
+    if plan.closed:
         release.closed = True
         release.save(update_fields=["closed"])
         return "closed", 0
-    monday, sunday = week_bounds(day)
-    used = (
-        Slot.objects.filter(office=office, date__range=(monday, sunday))
-        .exclude(date=day)
-        .aggregate(total=Sum("capacity"))["total"]
-        or 0
-    )
-    planned, windows = quota_services.plan_for_day(office, windows, day, pending)
-    total = day_places(office=planned, windows=windows, closed=False, used_in_week=used)
-    shares = split_capacity(total, [w.capacity for w in windows])
     Slot.objects.bulk_create(
         Slot(office=office, date=day, start=w.start, end=w.end, capacity=share)
-        for w, share in zip(windows, shares, strict=True)
+        for w, share in zip(plan.windows, plan.shares, strict=True)
         if share > 0
     )
-    release.capacity = sum(shares)
+    release.capacity = plan.places
     release.save(update_fields=["capacity"])
     return "released", release.capacity
 
@@ -251,8 +287,13 @@ def remember_slots(windows) -> None:
             _slot_info[w.pk] = SlotInfo(w.pk, w.office_id, w.date, w.start, w.end)
 
 
+def window_started(day: datetime.date, start: datetime.time, now: datetime.datetime) -> bool:
+    """Whether a window has begun: from its start it is no longer offered or booked."""
+    return timezone.make_aware(datetime.datetime.combine(day, start)) <= now
+
+
 def _check_slot_bookable(slot, now: datetime.datetime) -> None:
-    if slot_start(slot) <= now:
+    if window_started(slot.date, slot.start, now):
         raise SlotNotBookable(_("This time window has already started or passed."))
 
 

@@ -25,11 +25,13 @@ from .qr import qr_payload, qr_svg
 
 def availability(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
+    snapshot = selectors.availability(now=now)
     return render(
         request,
         "appointments/availability.html",
         {
-            "snapshot": selectors.availability(now=now),
+            "snapshot": snapshot,
+            "started": selectors.started_windows(snapshot.todays_days(), now),
             "next_release": selectors.next_release(now=now),
             "now": timezone.localtime(now),
         },
@@ -55,6 +57,7 @@ def office_day(request: HttpRequest, code: str, day: str) -> HttpResponse:
             "date": date,
             "state": day_view.state,
             "day": day_view,
+            "started": selectors.started_windows([day_view], now),
             "next_release": selectors.next_release(now=now),
             "now": timezone.localtime(now),
         },
@@ -270,10 +273,15 @@ def booking_move(request: HttpRequest, code: str) -> HttpResponse:
             messages.error(request, _("Choose a time window."))
         return redirect(reverse("booking_move", args=[booking.code]))
     now = timezone.now()
+    snapshot = selectors.availability(now=now)
     return render(
         request,
         "appointments/booking_move.html",
-        {**_booking_context(booking), "snapshot": selectors.availability(now=now)},
+        {
+            **_booking_context(booking),
+            "snapshot": snapshot,
+            "started": selectors.started_windows(snapshot.todays_days(), now),
+        },
     )
 
 

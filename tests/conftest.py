@@ -5,8 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import time_machine
+from django.conf import settings as django_settings
 from django.db import connection
-from django.utils import translation
+from django.utils import timezone, translation
 
 from appointments.models import Slot
 from offices.models import Office, TimeWindow
@@ -27,6 +29,21 @@ def make_id_number(region: str = "210802", birth: str = "19850315", seq: str = "
     first17 = region + birth + seq
     total = sum(int(d) * _id_weight(i) for i, d in enumerate(first17))
     return first17 + "10X98765432"[total % 11]
+
+
+@pytest.fixture(autouse=True)
+def _test_clock():
+    """Under TEST_CLOCK (config/settings/test.py), start every test at that moment.
+
+    Each test then sees the same day and hour whatever ran before it, and a test begun at
+    23:59 has a minute before midnight, like a person using the app at that time.
+    """
+    start = getattr(django_settings, "TEST_CLOCK_START", None)
+    if start is None:
+        yield
+        return
+    with time_machine.travel(start, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -171,6 +188,8 @@ def start_celery_worker(*, broker_url: str, stdout, queues: str | None = None, *
         REDIS_URL=broker_url,
         **env_extra,
     )
+    if "TEST_CLOCK" in env:  # the worker's clock goes on from this test's, not the session's
+        env["TEST_CLOCK"] = timezone.now().isoformat()
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo"]
     command += ["--loglevel", "INFO", "--without-heartbeat", "--without-mingle"]
     command += ["--without-gossip", *(["--queues", queues] if queues else [])]

@@ -27,3 +27,19 @@ TEST_REDIS_URL = env.str("REDIS_URL", default="")
 # Serve static files from the app folders (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# The suite's clock. TEST_CLOCK="2026-12-06T23:59:00+08:00" runs the test process (its
+# live server included) and any worker started with these settings as if that were now;
+# time still ticks. tests/conftest.py also starts every test at that moment, so CI can
+# run the date-sensitive tests on each day of a week and at both sides of midnight.
+TEST_CLOCK = env.str("TEST_CLOCK", default="")
+if TEST_CLOCK:
+    import datetime as _datetime
+    import zoneinfo as _zoneinfo
+
+    import time_machine as _time_machine
+
+    TEST_CLOCK_START = _datetime.datetime.fromisoformat(TEST_CLOCK)
+    if TEST_CLOCK_START.tzinfo is None:  # a local time, as the people using the app read it
+        TEST_CLOCK_START = TEST_CLOCK_START.replace(tzinfo=_zoneinfo.ZoneInfo("Asia/Shanghai"))
+    _time_machine.travel(TEST_CLOCK_START, tick=True).start()

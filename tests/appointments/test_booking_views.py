@@ -422,6 +422,64 @@ def test_office_day_closed_on_a_weekday_it_does_not_open(clock, make_office, cli
     assert "该网点当日不办公。" in zh
 
 
+def test_windows_of_today_that_have_started_are_shown_past_and_not_offered(
+    clock, make_office, make_person, client
+):
+    """On Sunday at 10:00 sharp the 09:00 and 10:00 windows have begun: listed, but no Book or
+    "Move here" button on the availability, office-day and move pages; 11:00 is offered."""
+    office = make_office(windows=[(T9, T10, 2), (T10, T11, 2), (T11, datetime.time(12), 2)])
+    booking_services.slots_release(day=TODAY, now=NOW - datetime.timedelta(days=1))
+    release(TOMORROW)
+    person = make_person()
+    assert book(person, slot_at(office, TOMORROW, T9)).status_code == 302
+    code = Booking.objects.get(resident=person.resident).code
+    started = [slot_at(office, TODAY, T9).pk, slot_at(office, TODAY, T10).pk]
+    offered = slot_at(office, TODAY, T11).pk
+    availability = client.get("/availability/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    day = client.get(f"/offices/{office.code}/{TODAY}/", HTTP_ACCEPT_LANGUAGE="en")
+    move = person.client.get(f"/bookings/{code}/move/").content.decode()
+    zh = client.get(f"/offices/{office.code}/{TODAY}/").content.decode()
+    _, today_html = day_block(office_section(availability, office), office, TODAY)
+    for html in (today_html, day.content.decode()):
+        assert html.count('<li class="window past">') == 2
+        assert html.count("Started, can no longer be booked") == 2
+        assert all(f'href="/book/{pk}/"' not in html for pk in started)
+        assert f'href="/book/{offered}/"' in html
+    assert all(f'name="slot" value="{pk}"' not in move for pk in started)
+    assert f'name="slot" value="{offered}"' in move
+    assert zh.count("已开始，不可预约") == 2
+
+
+def test_an_open_day_without_places_left_in_the_week_says_so_not_closed(
+    clock, make_office, client, admin_user
+):
+    """32 a day, 64 a week, open daily: Monday and Tuesday take the week's places."""
+    office = make_office(windows=SMALL_WINDOWS, daily_capacity=4, weekly_quota=8)
+    wednesday = TOMORROW + datetime.timedelta(days=2)
+    for offset in range(3):
+        release(TOMORROW + datetime.timedelta(days=offset))
+    release_row = DayRelease.objects.get(office=office, date=wednesday)
+    assert (release_row.closed, release_row.capacity) == (False, 0)
+    section = office_section(
+        client.get("/availability/", HTTP_ACCEPT_LANGUAGE="en").content.decode(), office
+    )
+    state, day_html = day_block(section, office, wednesday)
+    assert state == "quota"
+    assert "No places this day (weekly quota reached)" in day_html
+    assert "Closed" not in day_html
+    page = client.get(f"/offices/{office.code}/{wednesday}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "No places this day (weekly quota reached)" in page.content.decode()
+    assert "closed" not in page.content.decode().split("<main", 1)[-1].lower().split("footer")[0]
+    zh = client.get(f"/offices/{office.code}/{wednesday}/").content.decode()
+    assert "本日无名额（本周配额已满）" in zh and "该网点当日不办公。" not in zh
+    # The admins' preview reads the same, for the released day and the one planned after it.
+    admin = Client(HTTP_ACCEPT_LANGUAGE="en")
+    admin.force_login(admin_user)
+    preview = admin.get("/admin/offices/office/overview/").content.decode()
+    row = re.search(rf"<th scope=\"row\">{office.name}</th>(.*?)</tr>", preview, re.S).group(1)
+    assert row.count("No places this day (weekly quota reached)") >= 2
+
+
 def test_office_day_unknown_office_or_bad_date_is_404(clock, make_office, client):
     office = make_office()
     assert client.get(f"/offices/nowhere/{TOMORROW}/").status_code == 404

@@ -1,18 +1,22 @@
 """The admins' capacity overview: floor, next release, 14-day preview, release now."""
 
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
 from appointments import selectors
 from appointments import services as booking_services
 from appointments.models import DayRelease, Slot
+from offices import services as quota_services
 from offices.models import ClosedDay
 from registration.models import User
 
 MONDAY = datetime.date(2030, 1, 7)
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 def test_preview_matches_what_the_release_will_do(make_office):
@@ -28,8 +32,8 @@ def test_preview_matches_what_the_release_will_do(make_office):
         ("planned", 32, 0),
         ("closed", 0, 0),  # closed day
         ("planned", 16, 0),  # what remains of 80
-        ("closed", 0, 0),  # quota used up
-        ("closed", 0, 0),
+        ("quota", 0, 0),  # open, but the week's quota is used up
+        ("quota", 0, 0),
         ("closed", 0, 0),  # Sunday: not an opening day
         ("planned", 32, 0),  # a new week
     ]
@@ -41,6 +45,56 @@ def test_preview_matches_what_the_release_will_do(make_office):
         for d in (MONDAY + datetime.timedelta(days=o) for o in range(8))
     }
     assert [released[d.date] for d in days] == [d.places for d in days]
+    # Released, the quota day still reads as such, not as closed.
+    [(_, after)] = selectors.capacity_preview(today=MONDAY, days=8)
+    assert [d.state for d in after][4:7] == ["quota", "quota", "closed"]
+
+
+@pytest.mark.parametrize("weekday", range(7), ids=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+def test_preview_equals_the_release_for_two_weeks_from_any_weekday(make_office, weekday):
+    """Offices set up on any weekday, with the week's earlier days partly never released.
+
+    The preview made that day says, for each of the next two weeks' days, exactly what the
+    daily release then gives, and why a day gives nothing (closed or quota reached)."""
+    today = MONDAY + datetime.timedelta(days=weekday)
+    at = datetime.datetime.combine(today, datetime.time(10), tzinfo=SHANGHAI)
+    tight = make_office(daily_capacity=32, weekly_quota=100, opening_weekdays="123456")
+    loose = make_office(daily_capacity=20, weekly_quota=500, opening_weekdays="12345")
+    ClosedDay.objects.create(office=tight, date=today + datetime.timedelta(days=3))
+    ClosedDay.objects.create(office=loose, date=today + datetime.timedelta(days=9))
+    if weekday >= 2:  # the day before yesterday was released; yesterday and before never
+        booking_services.slots_release(
+            day=today - datetime.timedelta(days=2), now=at - datetime.timedelta(days=3)
+        )
+    with time_machine.travel(at, tick=False):
+        quota_services.planned_change_add(
+            office=tight,
+            field="daily_capacity",
+            value=20,
+            effective_from=today + datetime.timedelta(days=8),
+            reason="Training",
+            now=at,
+        )
+        preview = dict(selectors.capacity_preview(today=today, days=15))
+    for offset in range(1, 15):  # the schedule: at 08:00 the next day is released
+        day = today + datetime.timedelta(days=offset)
+        release_at = datetime.datetime.combine(day, datetime.time(8), tzinfo=SHANGHAI)
+        booking_services.slots_release(day=day, now=release_at - datetime.timedelta(days=1))
+    for office in (tight, loose):
+        (rows,) = [r for o, r in preview.items() if o.pk == office.pk]
+        assert rows[0].date == today
+        for row in rows[1:]:
+            release = DayRelease.objects.get(office=office, date=row.date)
+            places = sum(
+                Slot.objects.filter(office=office, date=row.date).values_list("capacity", flat=True)
+            )
+            assert (row.date, row.places) == (row.date, places)
+            if release.closed:
+                assert row.state == "closed"
+            else:
+                assert row.state == ("planned" if places else "quota")
+    states = [r.state for o, rows in preview.items() for r in rows]
+    assert {"planned", "closed", "quota"} <= set(states)  # every case was exercised
 
 
 @pytest.fixture
