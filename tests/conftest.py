@@ -2,6 +2,7 @@ import datetime
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,28 @@ def start_celery_worker(*, broker_url: str, stdout, queues: str | None = None, *
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT, text=True
     )
+
+
+def wait_until(predicate, *, timeout: float = 120.0, interval: float = 0.2, process=None) -> bool:
+    """Poll until ``predicate()`` holds: False after ``timeout`` seconds, or at once when
+    ``process`` (the subprocess expected to make it hold) has exited.
+
+    A test goes on the moment the thing happens, so the budget can be generous enough
+    for CI's two busy cores without slowing anything down.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if process is not None and process.poll() is not None:
+            return bool(predicate())
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def wait_for_worker(process, log_path: Path, *, timeout: float = 180.0) -> None:
+    """Wait for a Celery worker's own "ready." line in its log; fail with the log if it dies."""
+    ready = wait_until(
+        lambda: " ready." in log_path.read_text(errors="replace"), timeout=timeout, process=process
+    )
+    assert ready, f"the Celery worker did not get ready:\n{log_path.read_text(errors='replace')}"

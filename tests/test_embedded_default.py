@@ -4,17 +4,17 @@ Runs the real commands in subprocesses with no DATABASE_URL or REDIS_URL, as
 `make run` does, against a throwaway SQLite file and broker folder.
 """
 
-import datetime
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import wait_for_worker, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,14 +61,18 @@ def test_home_page_served_by_the_embedded_default_lists_the_five_offices(embedde
         stderr=subprocess.DEVNULL,
     )
     try:
-        body = ""
-        for _ in range(60):
+        pages = []
+
+        def answers():
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
-                    body = resp.read().decode()
-                break
+                    pages.append(resp.read().decode())
             except OSError:
-                time.sleep(0.5)
+                return False
+            return True
+
+        assert wait_until(answers, process=server), "runserver exited or never answered"
+        body = pages[-1]
         for name in [
             "站前演示网点",
             "西市演示网点",
@@ -86,6 +90,8 @@ def test_home_page_served_by_the_embedded_default_lists_the_five_offices(embedde
 def test_celery_runs_without_redis_through_the_filesystem_broker(embedded_env, tmp_path):
     manage(embedded_env, "migrate", "--noinput")
     manage(embedded_env, "load_demo", "--days", "0")
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("w")
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -104,12 +110,12 @@ def test_celery_runs_without_redis_through_the_filesystem_broker(embedded_env, t
         ],
         cwd=ROOT,
         env=embedded_env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
     )
-    day = (datetime.date.today() + datetime.timedelta(days=20)).isoformat()
+    day = "2030-01-07"  # a Monday: every demo office opens
     try:
+        wait_for_worker(worker, log_path)
         manage(
             embedded_env,
             "shell",
@@ -117,16 +123,15 @@ def test_celery_runs_without_redis_through_the_filesystem_broker(embedded_env, t
             f"from appointments.tasks import release_slots; release_slots.delay('{day}')",
         )
         db = sqlite3.connect(tmp_path / "demo.sqlite3", timeout=10)
-        released = 0
-        for _ in range(90):
-            released = db.execute(
-                "SELECT COUNT(*) FROM appointments_dayrelease WHERE date = ?", [day]
-            ).fetchone()[0]
-            if released:
-                break
-            time.sleep(0.5)
-        assert released == 6  # five main-urban offices and the vehicle administration office
+
+        def released():
+            query = "SELECT COUNT(*) FROM appointments_dayrelease WHERE date = ?"
+            return db.execute(query, [day]).fetchone()[0]
+
+        assert wait_until(released, process=worker), log_path.read_text()
+        assert released() == 6  # five main-urban offices and the vehicle administration office
     finally:
         worker.terminate()
-        output, _ = worker.communicate(timeout=30)
-        print(output)
+        worker.wait(timeout=30)
+        log.close()
+        print(log_path.read_text())

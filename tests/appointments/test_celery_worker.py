@@ -2,43 +2,37 @@
 
 import datetime
 import subprocess
-import time
 import uuid
 import zoneinfo
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django_celery_beat.models import PeriodicTask
 
 from appointments.models import DayRelease, Slot
 from config.celery import app
-from tests.conftest import start_celery_worker
+from tests.conftest import start_celery_worker, wait_for_worker, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY = datetime.date(2030, 1, 7)
 
 
-def wait_for(predicate, timeout=45.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 @pytest.fixture
-def celery_worker(redis_url):
+def celery_worker(redis_url, tmp_path):
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    proc = start_celery_worker(broker_url=redis_url, stdout=subprocess.PIPE, queues=queue)
-    yield queue
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        proc = start_celery_worker(broker_url=redis_url, stdout=log, queues=queue)
+    wait_for_worker(proc, log_path)
+    yield SimpleNamespace(queue=queue, proc=proc)
     proc.terminate()
     try:
-        output, _ = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-        output, _ = proc.communicate()
-    print(output)
+        proc.wait()
+    print(log_path.read_text())
 
 
 @pytest.mark.postgres
@@ -47,14 +41,14 @@ def celery_worker(redis_url):
 @pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
 def test_release_runs_through_a_real_worker_and_redis(make_office, celery_worker):
     office = make_office()
+    queue, proc = celery_worker.queue, celery_worker.proc
     for _ in range(2):  # delivered twice: still released once
-        app.send_task(
-            "appointments.tasks.release_slots", args=[MONDAY.isoformat()], queue=celery_worker
-        )
-    assert wait_for(lambda: DayRelease.objects.filter(office=office, date=MONDAY).exists())
-    # Give the second message time to be consumed, then check nothing doubled.
-    app.send_task("appointments.tasks.release_slots", args=["2030-01-08"], queue=celery_worker)
-    assert wait_for(lambda: DayRelease.objects.filter(date="2030-01-08").exists())
+        app.send_task("appointments.tasks.release_slots", args=[MONDAY.isoformat()], queue=queue)
+    released = DayRelease.objects.filter(office=office, date=MONDAY)
+    assert wait_until(released.exists, process=proc)
+    # The solo worker takes one message at a time: once a third is done, so is the second.
+    app.send_task("appointments.tasks.release_slots", args=["2030-01-08"], queue=queue)
+    assert wait_until(DayRelease.objects.filter(date="2030-01-08").exists, process=proc)
     assert Slot.objects.filter(office=office, date=MONDAY).count() == 4
     assert sum(Slot.objects.filter(date=MONDAY).values_list("capacity", flat=True)) == 32
 

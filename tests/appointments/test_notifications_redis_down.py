@@ -25,7 +25,13 @@ from appointments import services
 from appointments.models import Booking, Notification
 from config.celery import app
 from registration import services as registration_services
-from tests.conftest import REQUIRE_SERVICES, make_id_number, start_celery_worker
+from tests.conftest import (
+    REQUIRE_SERVICES,
+    make_id_number,
+    start_celery_worker,
+    wait_for_worker,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY = datetime.date(2030, 1, 7)
@@ -36,15 +42,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout=60.0, interval=0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def drain_results(output: str) -> list[str]:
@@ -129,7 +126,9 @@ def redis_server(port: int, workdir: Path):
             except redis.ConnectionError:
                 return False
 
-        assert wait_for(answers, timeout=15, interval=0.1), "redis-server did not start"
+        assert wait_until(answers, timeout=60, interval=0.1, process=proc), (
+            "redis-server did not start"
+        )
         yield proc
     finally:
         stop(proc)
@@ -142,6 +141,7 @@ def celery_worker(broker_url: str, log_path: Path):
             broker_url=broker_url, stdout=log, SMS_BACKEND="registration.sms.ConsoleSmsBackend"
         )
     try:
+        wait_for_worker(proc, log_path)
         yield proc
     finally:
         stop(proc)
@@ -200,7 +200,7 @@ def test_booking_succeeds_with_the_broker_down_and_is_notified_once_it_is_back(
             def sent():
                 return Notification.objects.filter(pk=notification.pk, status="sent").exists()
 
-            assert wait_for(sent), log_path.read_text()
+            assert wait_until(sent, process=worker), log_path.read_text()
             notification.refresh_from_db()
             assert notification.sent_at is not None
             assert notification.attempts == 1
@@ -212,7 +212,7 @@ def test_booking_succeeds_with_the_broker_down_and_is_notified_once_it_is_back(
             def drained_twice():
                 return len(drain_results(log_path.read_text())) >= 2
 
-            assert wait_for(drained_twice), log_path.read_text()
+            assert wait_until(drained_twice, process=worker), log_path.read_text()
             assert worker.poll() is None, log_path.read_text()
 
         output = log_path.read_text()
