@@ -4,7 +4,9 @@ Configuration (daily capacity, weekly quota, windows, opening days) is read by t
 release, so a change to it applies to days not yet released. Released days change
 only through ``slot_capacity_change``: up freely, down to what is booked. The
 city-wide weekly online total of main-urban offices may not fall below
-``settings.WEEKLY_ONLINE_FLOOR``. Every accepted change is written to QuotaChange.
+``settings.WEEKLY_ONLINE_FLOOR``: configuration changes are measured on the configured
+week, closed days on the calendar (ISO) week they fall in. Every accepted change is
+written to QuotaChange.
 """
 
 import copy
@@ -262,6 +264,112 @@ def window_delete(
         window.delete()
 
 
+def main_urban_week_total(
+    *,
+    day: datetime.date,
+    today: datetime.date,
+    closed: Iterable[tuple[int, datetime.date]] = (),
+    slot_capacity: dict[int, int] | None = None,
+) -> int:
+    """Return the places active main-urban offices give in the ISO week of ``day``.
+
+    Released days count their slots' capacity. Days from ``today`` on that are not
+    released count what their release would give (``day_places``: closed days, planned
+    changes and what is left of the weekly quota); earlier ones never will be released.
+    ``closed`` adds (office id, date) closings and ``slot_capacity`` maps slot ids to
+    capacities that stand in for the stored ones, so a change can be measured first.
+    """
+    from appointments.models import DayRelease, Slot
+    from appointments.services import day_places, week_bounds
+
+    monday, sunday = week_bounds(day)
+    week = [monday + datetime.timedelta(days=i) for i in range(7)]
+    slot_capacity = slot_capacity or {}
+    offices = list(
+        Office.objects.filter(is_main_urban=True, is_active=True).prefetch_related("windows")
+    )
+    in_week = {"office__in": offices, "date__range": (monday, sunday)}
+    released_places: dict[int, int] = {}
+    for pk, office_id, capacity in Slot.objects.filter(**in_week).values_list(
+        "pk", "office_id", "capacity"
+    ):
+        released_places[office_id] = released_places.get(office_id, 0) + slot_capacity.get(
+            pk, capacity
+        )
+    released = set(DayRelease.objects.filter(**in_week).values_list("office_id", "date"))
+    closed_days = {*ClosedDay.objects.filter(**in_week).values_list("office_id", "date"), *closed}
+    pending = pending_changes(until=sunday)
+    total = 0
+    for office in offices:
+        windows = list(office.windows.all())
+        # As the release counts it: every released place of the week, then day by day.
+        used = released_places.get(office.pk, 0)
+        for date in week:
+            key = (office.pk, date)
+            if date < today or key in released or not office.opens_on_weekday(date.isoweekday()):
+                continue
+            planned, planned_windows = plan_for_day(office, windows, date, pending)
+            used += day_places(
+                office=planned,
+                windows=planned_windows,
+                closed=key in closed_days,
+                used_in_week=used,
+            )
+        total += used
+    return total
+
+
+def _check_week_floor(
+    *,
+    day: datetime.date,
+    today: datetime.date,
+    closed: Iterable[tuple[int, datetime.date]] = (),
+    slot_capacity: dict[int, int] | None = None,
+) -> None:
+    """Refuse a closing (as for ``main_urban_week_total``) that takes the
+    ISO week of ``day`` below the floor, naming the week."""
+    from appointments.services import week_bounds
+
+    try:
+        _check_floor(
+            before=main_urban_week_total(day=day, today=today),
+            after=main_urban_week_total(
+                day=day, today=today, closed=closed, slot_capacity=slot_capacity
+            ),
+        )
+    except BelowWeeklyFloor as exc:
+        monday, sunday = week_bounds(day)
+        year, number, _weekday = day.isocalendar()
+        raise BelowWeeklyFloor(
+            _("Week %(week)s (%(monday)s to %(sunday)s): %(refusal)s")
+            % {
+                "week": f"{year}-W{number:02d}",
+                "monday": monday.isoformat(),
+                "sunday": sunday.isoformat(),
+                "refusal": exc,
+            }
+        ) from None
+
+
+def closed_day_validate(
+    *, office: Office, date: datetime.date, now: datetime.datetime | None = None
+) -> None:
+    """Raise QuotaError if ``office`` cannot be closed on ``date``."""
+    from appointments.models import DayRelease
+
+    if DayRelease.objects.filter(office=office, date=date).exists():
+        raise DayAlreadyReleased(
+            _(
+                "%(date)s is already released for %(office)s; lower its slots' capacity "
+                "instead (down to what is booked)."
+            )
+            % {"date": date.isoformat(), "office": office.name}
+        )
+    if office.is_main_urban and office.is_active:
+        today = timezone.localdate(now or timezone.now())
+        _check_week_floor(day=date, today=today, closed=[(office.pk, date)])
+
+
 def closed_day_add(
     *,
     office: Office,
@@ -270,20 +378,13 @@ def closed_day_add(
     user=None,
     now: datetime.datetime | None = None,
 ) -> ClosedDay:
-    """Close an office on a day not yet released."""
-    from appointments.models import DayRelease
-
+    """Close an office on a day not yet released, unless its week falls below the floor."""
     now = now or timezone.now()
     with transaction.atomic():
+        lock_offices()
         reason = _require_reason(reason)
-        if DayRelease.objects.filter(office=office, date=date).exists():
-            raise DayAlreadyReleased(
-                _(
-                    "%(date)s is already released for %(office)s; lower its slots' capacity "
-                    "instead (down to what is booked)."
-                )
-                % {"date": date.isoformat(), "office": office.name}
-            )
+        office = Office.objects.get(pk=office.pk)
+        closed_day_validate(office=office, date=date, now=now)
         closed, created = ClosedDay.objects.get_or_create(
             office=office, date=date, defaults={"reason": reason}
         )
