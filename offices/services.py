@@ -5,8 +5,8 @@ release, so a change to it applies to days not yet released. Released days chang
 only through ``slot_capacity_change``: up freely, down to what is booked. The
 city-wide weekly online total of main-urban offices may not fall below
 ``settings.WEEKLY_ONLINE_FLOOR``: configuration changes are measured on the configured
-week, closed days on the calendar (ISO) week they fall in. Every accepted change is
-written to QuotaChange.
+week, closed days and released-slot cuts on the calendar (ISO) week they fall in. Every
+accepted change is written to QuotaChange.
 """
 
 import copy
@@ -326,7 +326,7 @@ def _check_week_floor(
     closed: Iterable[tuple[int, datetime.date]] = (),
     slot_capacity: dict[int, int] | None = None,
 ) -> None:
-    """Refuse a closing (as for ``main_urban_week_total``) that takes the
+    """Refuse a closing or a slot cut (as for ``main_urban_week_total``) that takes the
     ISO week of ``day`` below the floor, naming the week."""
     from appointments.services import week_bounds
 
@@ -421,28 +421,38 @@ def closed_day_remove(
         closed_day.delete()
 
 
+def slot_capacity_validate(*, slot, capacity: int, now: datetime.datetime | None = None) -> None:
+    """Raise QuotaError if a released ``slot`` cannot have ``capacity`` places."""
+    if capacity < 0:
+        raise QuotaError(_("Capacity cannot be negative."))
+    if capacity < slot.booked:
+        raise BelowBooked(
+            _(
+                "Refused: %(booked)d places of this slot are already booked, so its capacity "
+                "cannot fall to %(capacity)d."
+            )
+            % {"booked": slot.booked, "capacity": capacity}
+        )
+    if capacity < slot.capacity and slot.office.is_main_urban and slot.office.is_active:
+        today = timezone.localdate(now or timezone.now())
+        _check_week_floor(day=slot.date, today=today, slot_capacity={slot.pk: capacity})
+
+
 def slot_capacity_change(
     *, slot_id: int, capacity: int, reason: str, user=None, now: datetime.datetime | None = None
 ):
-    """Change a released slot's capacity: up freely, down only to what is booked."""
+    """Change a released slot's capacity: up freely, down only to what is booked and
+    never taking its week below the floor."""
     from appointments.models import DayRelease, Slot
 
     now = now or timezone.now()
-    if capacity < 0:
-        raise QuotaError(_("Capacity cannot be negative."))
     with transaction.atomic():
-        slot = Slot.objects.select_for_update().select_related("office").get(pk=slot_id)
+        lock_offices()  # before the slot, in the order the release takes them
+        slot = Slot.objects.select_for_update(of=("self",)).select_related("office").get(pk=slot_id)
         if capacity == slot.capacity:
             return slot
         reason = _require_reason(reason)
-        if capacity < slot.booked:
-            raise BelowBooked(
-                _(
-                    "Refused: %(booked)d places of this slot are already booked, so its capacity "
-                    "cannot fall to %(capacity)d."
-                )
-                % {"booked": slot.booked, "capacity": capacity}
-            )
+        slot_capacity_validate(slot=slot, capacity=capacity, now=now)
         _log(
             office=slot.office,
             field="slot_capacity",

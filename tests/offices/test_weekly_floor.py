@@ -1,4 +1,4 @@
-"""The weekly floor holds for closed days, per ISO week."""
+"""The weekly floor holds for closed days and released-slot cuts, per ISO week."""
 
 import datetime
 from zoneinfo import ZoneInfo
@@ -107,6 +107,74 @@ def test_days_before_today_that_were_never_released_count_nothing(offices):
     assert ClosedDay.objects.filter(office=offices[0], date=MONDAY).exists()
 
 
+def released_week_at_768(offices):
+    for n in range(7):
+        booking_services.slots_release(day=day(n), now=NOW)
+    booking_services.slots_release(day=NEXT_MONDAY, now=NOW)
+    # Office 0's Thursday to Saturday: 3 x 24 places cut to nothing.
+    for slot in Slot.objects.filter(office=offices[0], date__range=(day(3), day(5))):
+        services.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="training", now=NOW)
+    assert total(MONDAY) == 768
+
+
+def test_cutting_a_released_slot_below_the_floor_is_refused_with_the_week_and_both_totals(
+    offices,
+):
+    released_week_at_768(offices)
+    logged = QuotaChange.objects.count()
+    slot = Slot.objects.filter(office=offices[1], date=SUNDAY).first()
+    assert slot.capacity == 6
+    services.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="clerk ill", now=NOW)
+    other = Slot.objects.filter(office=offices[2], date=day(2)).first()
+    with pytest.raises(services.BelowWeeklyFloor) as refused:
+        services.slot_capacity_change(slot_id=other.pk, capacity=3, reason="clerk ill", now=NOW)
+    message = str(refused.value)
+    assert "Week 2030-W02 (2030-01-07 to 2030-01-13)" in message
+    assert "from 762 to 759, below the floor of 760" in message
+    other.refresh_from_db()
+    assert other.capacity == 6
+    assert QuotaChange.objects.count() == logged + 1
+    assert total(MONDAY) == 762
+
+
+def test_a_slot_cut_on_the_next_monday_is_measured_on_its_own_week(offices):
+    released_week_at_768(offices)
+    first = Slot.objects.filter(office=offices[1], date=SUNDAY).first()
+    services.slot_capacity_change(slot_id=first.pk, capacity=0, reason="ill", now=NOW)  # 762
+    sunday_slot = Slot.objects.filter(office=offices[2], date=SUNDAY).first()
+    monday_slot = Slot.objects.filter(office=offices[2], date=NEXT_MONDAY).first()
+    with pytest.raises(services.BelowWeeklyFloor, match="Week 2030-W02.*from 762 to 756"):
+        services.slot_capacity_change(slot_id=sunday_slot.pk, capacity=0, reason="x", now=NOW)
+    sunday_slot.refresh_from_db()
+    assert sunday_slot.capacity == 6
+    services.slot_capacity_change(slot_id=monday_slot.pk, capacity=0, reason="ill", now=NOW)
+    monday_slot.refresh_from_db()
+    assert monday_slot.capacity == 0
+    assert (total(MONDAY), total(NEXT_MONDAY)) == (762, 840 - 6)
+
+
+def test_a_slot_cut_a_later_day_makes_up_for_is_accepted(main_urban_offices):
+    # Monday is released; Saturday, not yet released, still has room for the weekly quota.
+    booking_services.slots_release(day=MONDAY, now=NOW)
+    for slot in Slot.objects.filter(office__in=main_urban_offices[:2], date=MONDAY):
+        services.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="power cut", now=NOW)
+    assert not Slot.objects.filter(office__in=main_urban_offices[:2], capacity__gt=0).exists()
+    assert total(MONDAY) == 800
+
+
+def test_raising_a_slot_is_allowed_in_a_week_below_the_floor(make_office):
+    office = make_office(weekly_quota=7 * 32)  # alone: far below the floor
+    for n in range(7):
+        booking_services.slots_release(day=day(n), now=NOW)
+    slot = Slot.objects.filter(office=office, date=SUNDAY).first()
+    services.slot_capacity_change(slot_id=slot.pk, capacity=10, reason="more", now=NOW)
+    assert total(MONDAY) == 226
+    with pytest.raises(services.BelowWeeklyFloor, match="from 226 to 217"):
+        services.slot_capacity_change(slot_id=slot.pk, capacity=1, reason="less", now=NOW)
+    slot.refresh_from_db()
+    assert slot.capacity == 10
+
+
 # --- the admin shows the refusal ------------------------------------------------------------
 
 
@@ -132,3 +200,22 @@ def test_admin_refuses_a_closed_day_below_the_floor_with_the_reason(admin_client
     form["date"] = NEXT_MONDAY.isoformat()
     assert admin_client_.post(url, form).status_code == 302
     assert ClosedDay.objects.get(office=office).date == NEXT_MONDAY
+
+
+def test_admin_refuses_a_slot_cut_below_the_floor_with_the_reason(admin_client_, offices):
+    released_week_at_768(offices)
+    first = Slot.objects.filter(office=offices[1], date=SUNDAY).first()
+    services.slot_capacity_change(slot_id=first.pk, capacity=0, reason="ill", now=NOW)  # 762
+    logged = QuotaChange.objects.count()
+    slot = Slot.objects.filter(office=offices[2], date=SUNDAY).first()
+    url = reverse("admin:appointments_slot_change", args=[slot.pk])
+    response = admin_client_.post(
+        url, {"capacity": "0", "change_reason": "clerk ill"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Week 2030-W02 (2030-01-07 to 2030-01-13)" in page
+    assert "from 762 to 756, below the floor of 760" in page
+    slot.refresh_from_db()
+    assert slot.capacity == 6
+    assert QuotaChange.objects.count() == logged
