@@ -38,12 +38,11 @@ class SlotForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         capacity = data.get("capacity")
-        if capacity is not None and capacity < self.instance.booked:
-            self.add_error(
-                "capacity",
-                _("%(booked)d places are already booked; capacity cannot be lower.")
-                % {"booked": self.instance.booked},
-            )
+        if capacity is not None:
+            try:
+                quota_services.slot_capacity_validate(slot=self.instance, capacity=capacity)
+            except quota_services.QuotaError as exc:
+                self.add_error("capacity", str(exc))
         return data
 
 

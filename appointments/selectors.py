@@ -467,63 +467,51 @@ class PreviewDay:
 def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Office, list]]:
     """Released places, and what the release will give, per office for the coming days.
 
-    Each day not released yet is decided by the release's own rule
-    (``services.day_plan``), in date order as the schedule releases them: the week's
-    released days count, and so do the days ahead of it that will be released first.
-    Days up to today that were never released never will be, and count for nothing.
+    Each day not released yet is decided by the release's own rule, in date order as
+    the schedule releases them (``services.days_plan``).
     """
     last = today + datetime.timedelta(days=days - 1)
     start, end = services.week_bounds(today)[0], services.week_bounds(last)[1]
     offices = list(
         Office.objects.filter(is_active=True).prefetch_related("windows").order_by("code")
     )
-    released = {
-        (r["office_id"], r["date"]): (r["places"] or 0, r["booked"] or 0)
-        for r in Slot.objects.filter(date__range=(start, end))
+    released: dict[int, dict] = {}
+    booked: dict[tuple[int, datetime.date], int] = {}
+    for r in (
+        Slot.objects.filter(date__range=(start, end))
         .values("office_id", "date")
         .annotate(places=Sum("capacity"), booked=Sum("booked"))
-    }
-    releases = {
-        (r.office_id, r.date): r
-        for r in DayRelease.objects.filter(date__range=(start, end)).only(
-            "office_id", "date", "closed"
-        )
-    }
-    closed = set(
-        ClosedDay.objects.filter(date__range=(start, end)).values_list("office_id", "date")
-    )
+    ):
+        released.setdefault(r["office_id"], {})[r["date"]] = r["places"] or 0
+        booked[r["office_id"], r["date"]] = r["booked"] or 0
+    releases: dict[int, dict] = {}
+    for office_id, date, closed_flag in DayRelease.objects.filter(
+        date__range=(start, end)
+    ).values_list("office_id", "date", "closed"):
+        releases.setdefault(office_id, {})[date] = closed_flag
+    closed: dict[int, set] = {}
+    for office_id, date in ClosedDay.objects.filter(date__range=(start, end)).values_list(
+        "office_id", "date"
+    ):
+        closed.setdefault(office_id, set()).add(date)
     pending = pending_changes(until=last)
     preview = []
     for office in offices:
-        windows = sorted(office.windows.all(), key=lambda w: w.start)
-        places_by_day = {d: n for (o, d), (n, _) in released.items() if o == office.id}
-        rows = []
-        day = start
-        while day <= last:
-            key = (office.id, day)
-            release = releases.get(key)
-            places, booked = released.get(key, (0, 0))
-            if release is None and day <= today:
-                state = "unreleased"
-            elif release is not None and (release.closed or places):
-                state = "closed" if release.closed else "released"
-            else:
-                plan = services.day_plan(
-                    office=office,
-                    windows=windows,
-                    day=day,
-                    closed=key in closed,
-                    pending=pending,
-                    used_in_week=services.places_used_in_week(day, places_by_day),
-                )
-                if release is None:
-                    places = plan.places
-                    state = "closed" if plan.closed else "planned" if places else plan.reason
-                else:  # released with no places: say why the release gave none
-                    state = "closed" if plan.closed else plan.reason
-            places_by_day[day] = places
-            if day >= today:
-                rows.append(PreviewDay(day, state, places, booked))
-            day += datetime.timedelta(days=1)
+        days = services.days_plan(
+            office=office,
+            windows=sorted(office.windows.all(), key=lambda w: w.start),
+            first=start,
+            last=last,
+            today=today,
+            released=released.get(office.id, {}),
+            releases=releases.get(office.id, {}),
+            closed=closed.get(office.id, set()),
+            pending=pending,
+        )
+        rows = [
+            PreviewDay(day, state, places, booked.get((office.id, day), 0))
+            for day, state, places in days
+            if day >= today
+        ]
         preview.append((office, rows))
     return preview

@@ -136,6 +136,53 @@ def day_plan(
     return DayPlan(closed=False, windows=tuple(windows), shares=tuple(shares), reason=reason)
 
 
+def days_plan(
+    *,
+    office: Office,
+    windows,
+    first: datetime.date,
+    last: datetime.date,
+    today: datetime.date,
+    released: dict[datetime.date, int],
+    releases: dict[datetime.date, bool],
+    closed: set[datetime.date],
+    pending,
+):
+    """Yield (day, state, places) for ``office`` from ``first`` (a Monday) to ``last``.
+
+    Released days (``releases``: day -> released closed?) give what they released
+    (``released``: day -> places). Days after ``today`` not released yet are decided by
+    ``day_plan`` in date order, as the schedule will release them; days up to today that
+    were never released never will be, and give nothing. States as for the preview:
+    "released", "planned", "closed", "quota", "capacity" or "unreleased".
+    """
+    places_by_day = dict(released)
+    day = first
+    while day <= last:
+        places = released.get(day, 0)
+        if day not in releases and day <= today:
+            state = "unreleased"
+        elif day in releases and (releases[day] or places):
+            state = "closed" if releases[day] else "released"
+        else:
+            plan = day_plan(
+                office=office,
+                windows=windows,
+                day=day,
+                closed=day in closed,
+                pending=pending,
+                used_in_week=places_used_in_week(day, places_by_day),
+            )
+            if day not in releases:
+                places = plan.places
+                state = "closed" if plan.closed else "planned" if places else plan.reason
+            else:  # released with no places: say why the release gave none
+                state = "closed" if plan.closed else plan.reason
+        places_by_day[day] = places
+        yield day, state, places
+        day += datetime.timedelta(days=1)
+
+
 def _release_office_day(office: Office, day: datetime.date, now, pending) -> tuple[str, int]:
     release, created = DayRelease.objects.get_or_create(
         office=office, date=day, defaults={"capacity": 0, "released_at": now}

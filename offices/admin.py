@@ -328,18 +328,16 @@ class ClosedDayForm(forms.ModelForm):
         fields = ["office", "date", "reason"]
 
     def clean(self):
-        from appointments.models import DayRelease
-
         data = super().clean()
-        if not self.errors and not (data.get("reason") or "").strip():
+        if self.errors:
+            return data
+        if not (data.get("reason") or "").strip():
             self.add_error("reason", _("Give a reason; it is kept in the quota log."))
-        elif (
-            not self.errors
-            and DayRelease.objects.filter(office=data["office"], date=data["date"]).exists()
-        ):
-            raise forms.ValidationError(
-                _("This day is already released; lower its slots' capacity instead.")
-            )
+            return data
+        try:
+            services.closed_day_validate(office=data["office"], date=data["date"])
+        except services.QuotaError as exc:
+            raise forms.ValidationError(str(exc)) from None
         return data
 
 

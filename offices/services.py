@@ -4,7 +4,9 @@ Configuration (daily capacity, weekly quota, windows, opening days) is read by t
 release, so a change to it applies to days not yet released. Released days change
 only through ``slot_capacity_change``: up freely, down to what is booked. The
 city-wide weekly online total of main-urban offices may not fall below
-``settings.WEEKLY_ONLINE_FLOOR``. Every accepted change is written to QuotaChange.
+``settings.WEEKLY_ONLINE_FLOOR``: configuration changes are measured on the configured
+week, closed days and released-slot cuts on the calendar (ISO) week they fall in. Every
+accepted change is written to QuotaChange.
 """
 
 import copy
@@ -262,6 +264,115 @@ def window_delete(
         window.delete()
 
 
+def main_urban_week_total(
+    *,
+    day: datetime.date,
+    today: datetime.date,
+    closed: Iterable[tuple[int, datetime.date]] = (),
+    slot_capacity: dict[int, int] | None = None,
+) -> int:
+    """Return the places active main-urban offices give in the ISO week of ``day``.
+
+    Day by day as the admins' preview counts them (``days_plan``: released days their
+    slots, the days ahead what their release will give, days up to today never released
+    nothing). ``closed`` adds (office id, date) closings and ``slot_capacity`` maps slot
+    ids to capacities that stand in for the stored ones, so a change can be measured first.
+    """
+    from appointments.models import DayRelease, Slot
+    from appointments.services import days_plan, week_bounds
+
+    monday, sunday = week_bounds(day)
+    slot_capacity = slot_capacity or {}
+    offices = list(
+        Office.objects.filter(is_main_urban=True, is_active=True).prefetch_related("windows")
+    )
+    in_week = {"office__in": offices, "date__range": (monday, sunday)}
+    released: dict[int, dict[datetime.date, int]] = {}
+    for pk, office_id, date, capacity in Slot.objects.filter(**in_week).values_list(
+        "pk", "office_id", "date", "capacity"
+    ):
+        places = released.setdefault(office_id, {})
+        places[date] = places.get(date, 0) + slot_capacity.get(pk, capacity)
+    releases: dict[int, dict[datetime.date, bool]] = {}
+    for office_id, date, is_closed in DayRelease.objects.filter(**in_week).values_list(
+        "office_id", "date", "closed"
+    ):
+        releases.setdefault(office_id, {})[date] = is_closed
+    closed_days: dict[int, set[datetime.date]] = {}
+    for office_id, date in [
+        *ClosedDay.objects.filter(**in_week).values_list("office_id", "date"),
+        *closed,
+    ]:
+        closed_days.setdefault(office_id, set()).add(date)
+    pending = pending_changes(until=sunday)
+    return sum(
+        places
+        for office in offices
+        for _day, _state, places in days_plan(
+            office=office,
+            windows=sorted(office.windows.all(), key=lambda w: w.start),
+            first=monday,
+            last=sunday,
+            today=today,
+            released=released.get(office.pk, {}),
+            releases=releases.get(office.pk, {}),
+            closed=closed_days.get(office.pk, set()),
+            pending=pending,
+        )
+    )
+
+
+def _check_week_floor(
+    *,
+    day: datetime.date,
+    today: datetime.date,
+    closed: Iterable[tuple[int, datetime.date]] = (),
+    slot_capacity: dict[int, int] | None = None,
+) -> None:
+    """Refuse a closing or a slot cut (as for ``main_urban_week_total``) that takes the
+    ISO week of ``day`` below the floor, naming the week."""
+    from appointments.services import week_bounds
+
+    try:
+        _check_floor(
+            before=main_urban_week_total(day=day, today=today),
+            after=main_urban_week_total(
+                day=day, today=today, closed=closed, slot_capacity=slot_capacity
+            ),
+        )
+    except BelowWeeklyFloor as exc:
+        monday, sunday = week_bounds(day)
+        year, number, _weekday = day.isocalendar()
+        raise BelowWeeklyFloor(
+            _("Week %(week)s (%(monday)s to %(sunday)s): %(refusal)s")
+            % {
+                "week": f"{year}-W{number:02d}",
+                "monday": monday.isoformat(),
+                "sunday": sunday.isoformat(),
+                "refusal": exc,
+            }
+        ) from None
+
+
+def closed_day_validate(
+    *, office: Office, date: datetime.date, now: datetime.datetime | None = None
+) -> None:
+    """Raise QuotaError if ``office`` cannot be closed on ``date``."""
+    from appointments.models import DayRelease
+
+    if DayRelease.objects.filter(office=office, date=date).exists():
+        raise DayAlreadyReleased(
+            _(
+                "%(date)s is already released for %(office)s; lower its slots' capacity "
+                "instead (down to what is booked)."
+            )
+            % {"date": date.isoformat(), "office": office.name}
+        )
+    if office.is_main_urban and office.is_active:
+        today = timezone.localdate(now or timezone.now())
+        _check_week_floor(day=date, today=today, closed=[(office.pk, date)])
+
+
 def closed_day_add(
     *,
     office: Office,
@@ -270,20 +381,13 @@ def closed_day_add(
     user=None,
     now: datetime.datetime | None = None,
 ) -> ClosedDay:
-    """Close an office on a day not yet released."""
-    from appointments.models import DayRelease
-
+    """Close an office on a day not yet released, unless its week falls below the floor."""
     now = now or timezone.now()
     with transaction.atomic():
+        lock_offices()
         reason = _require_reason(reason)
-        if DayRelease.objects.filter(office=office, date=date).exists():
-            raise DayAlreadyReleased(
-                _(
-                    "%(date)s is already released for %(office)s; lower its slots' capacity "
-                    "instead (down to what is booked)."
-                )
-                % {"date": date.isoformat(), "office": office.name}
-            )
+        office = Office.objects.get(pk=office.pk)
+        closed_day_validate(office=office, date=date, now=now)
         closed, created = ClosedDay.objects.get_or_create(
             office=office, date=date, defaults={"reason": reason}
         )
@@ -320,28 +424,38 @@ def closed_day_remove(
         closed_day.delete()
 
 
+def slot_capacity_validate(*, slot, capacity: int, now: datetime.datetime | None = None) -> None:
+    """Raise QuotaError if a released ``slot`` cannot have ``capacity`` places."""
+    if capacity < 0:
+        raise QuotaError(_("Capacity cannot be negative."))
+    if capacity < slot.booked:
+        raise BelowBooked(
+            _(
+                "Refused: %(booked)d places of this slot are already booked, so its capacity "
+                "cannot fall to %(capacity)d."
+            )
+            % {"booked": slot.booked, "capacity": capacity}
+        )
+    if capacity < slot.capacity and slot.office.is_main_urban and slot.office.is_active:
+        today = timezone.localdate(now or timezone.now())
+        _check_week_floor(day=slot.date, today=today, slot_capacity={slot.pk: capacity})
+
+
 def slot_capacity_change(
     *, slot_id: int, capacity: int, reason: str, user=None, now: datetime.datetime | None = None
 ):
-    """Change a released slot's capacity: up freely, down only to what is booked."""
+    """Change a released slot's capacity: up freely, down only to what is booked and
+    never taking its week below the floor."""
     from appointments.models import DayRelease, Slot
 
     now = now or timezone.now()
-    if capacity < 0:
-        raise QuotaError(_("Capacity cannot be negative."))
     with transaction.atomic():
-        slot = Slot.objects.select_for_update().select_related("office").get(pk=slot_id)
+        lock_offices()  # before the slot, in the order the release takes them
+        slot = Slot.objects.select_for_update(of=("self",)).select_related("office").get(pk=slot_id)
         if capacity == slot.capacity:
             return slot
         reason = _require_reason(reason)
-        if capacity < slot.booked:
-            raise BelowBooked(
-                _(
-                    "Refused: %(booked)d places of this slot are already booked, so its capacity "
-                    "cannot fall to %(capacity)d."
-                )
-                % {"booked": slot.booked, "capacity": capacity}
-            )
+        slot_capacity_validate(slot=slot, capacity=capacity, now=now)
         _log(
             office=slot.office,
             field="slot_capacity",
