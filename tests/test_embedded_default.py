@@ -5,6 +5,7 @@ Runs the real commands in subprocesses with no DATABASE_URL or REDIS_URL, as
 """
 
 import datetime
+import json
 import os
 import socket
 import sqlite3
@@ -78,6 +79,13 @@ def test_home_page_served_by_the_embedded_default_lists_the_five_offices(embedde
         ]:
             assert name in body
         assert "上牌免费" in body or "登记免费" in body
+        # Readiness checks what this setup has: SQLite, and no Redis to check.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as resp:
+            assert resp.status == 200
+            assert json.loads(resp.read())["checks"] == {
+                "database": "ok",
+                "redis": "not configured",
+            }
     finally:
         server.terminate()
         server.wait(timeout=10)
