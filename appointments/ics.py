@@ -28,4 +28,7 @@ def booking_ics(booking: Booking) -> bytes:
     )
     event.add("location", f"{booking.office.name}, {booking.office.address}")
     cal.add_component(event)
+    # RFC 5545 (3.2.19) wants a VTIMEZONE for every TZID a property uses (Asia/Shanghai here);
+    # without it some calendar apps guess the zone or fall back to UTC.
+    cal.add_missing_timezones()
     return cal.to_ical()

@@ -7,6 +7,7 @@ from offices import views as office_views
 urlpatterns = [
     path("", office_views.home, name="home"),
     path("healthz", office_views.healthz, name="healthz"),
+    path("readyz", office_views.readyz, name="readyz"),
     path("complaints/", office_views.complaint_list, name="complaint_list"),
     path("complaints/new/", office_views.complaint_new, name="complaint_new"),
     path("me/", include("registration.urls")),

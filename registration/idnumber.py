@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from stdnum import numdb
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
@@ -41,8 +42,25 @@ def check_character(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
+def is_known_region(code: str) -> bool:
+    """Return whether a 6-digit code is, or was, an administrative division code (GB/T 2260).
+
+    The table is python-stdnum's ``cn/loc``, compiled from Wikipedia's lists of PRC
+    administrative division codes, including abolished ones. We do not call
+    ``stdnum.cn.ric.validate``: it also refuses a code created after the birth year, but
+    numbers were handed out when ID cards came in (from 1984), so a resident born in 1950 in
+    Zhanqian district (210802, created 1983) holds that code. (It also raises KeyError, not a
+    validation error, for an unknown county in a known province.)
+    """
+    return any("county" in props for _part, props in numdb.get("cn/loc").info(code))
+
+
 def parse_id_number(value: str, *, today: datetime.date | None = None) -> ResidentId:
-    """Validate an ID number and return its parts, or raise ValidationError."""
+    """Validate an ID number and return its parts, or raise ValidationError.
+
+    The birth date must be a real date from 1900 on and, when ``today`` is given, not in the
+    future; stdnum only checks that it is a real date.
+    """
     number = ascii_form(value).strip().upper()
     if len(number) != 18:
         raise ValidationError(
@@ -73,6 +91,16 @@ def parse_id_number(value: str, *, today: datetime.date | None = None) -> Reside
         raise ValidationError(
             _("This ID number's check character is wrong; please check for a typing mistake."),
             code="id_checksum",
+        )
+    # After the check character: a typing mistake in the first six digits gets that message.
+    if not is_known_region(number[:6]):
+        raise ValidationError(
+            _(
+                "This ID number starts with %(digits)s, which is not a region code; "
+                "please check the first six digits."
+            ),
+            code="id_region",
+            params={"digits": number[:6]},
         )
     return ResidentId(
         number=number,

@@ -4,6 +4,7 @@ Runs the real commands in subprocesses with no DATABASE_URL or REDIS_URL, as
 `make run` does, against a throwaway SQLite file and broker folder.
 """
 
+import json
 import os
 import socket
 import sqlite3
@@ -82,6 +83,13 @@ def test_home_page_served_by_the_embedded_default_lists_the_five_offices(embedde
         ]:
             assert name in body
         assert "上牌免费" in body or "登记免费" in body
+        # Readiness checks what this setup has: SQLite, and no Redis to check.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as resp:
+            assert resp.status == 200
+            assert json.loads(resp.read())["checks"] == {
+                "database": "ok",
+                "redis": "not configured",
+            }
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -833,6 +833,21 @@ def test_calendar_download(booked):
     assert booked.office.address in str(event.get("location"))
 
 
+def test_calendar_file_carries_the_time_zone_it_names(booked):
+    """RFC 5545 3.2.19: every TZID used needs its VTIMEZONE block in the file."""
+    response = booked.client.get(f"/bookings/{booked.booking.code}/calendar.ics")
+    calendar = Calendar.from_ical(response.content)
+    [event] = calendar.walk("VEVENT")
+    assert event["dtstart"].params["TZID"] == "Asia/Shanghai"
+    assert event["dtend"].params["TZID"] == "Asia/Shanghai"
+    [vtimezone] = calendar.walk("VTIMEZONE")
+    assert str(vtimezone["tzid"]) == "Asia/Shanghai"
+    # Read with the file's own time zone definition, the start is 09:00 at UTC+8.
+    start = event.decoded("dtstart").replace(tzinfo=vtimezone.to_tz())
+    assert start.utcoffset() == datetime.timedelta(hours=8)
+    assert (start.hour, start.minute) == (9, 0)
+
+
 def test_print_view_renders(booked):
     code = booked.booking.code
     response = booked.client.get(f"/bookings/{code}/print/")

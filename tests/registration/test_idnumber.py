@@ -2,6 +2,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from registration.idnumber import age_on, mask_id_number, normalize_mobile, parse_id_number
 from tests.conftest import make_id_number
@@ -52,6 +53,52 @@ def test_birth_date_in_the_future_is_refused():
     with pytest.raises(ValidationError) as exc:
         parse_id_number(number, today=datetime.date(2026, 11, 25))
     assert codes(exc.value) == ["id_birth_date"]
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        "990000",  # no such province
+        "100000",  # no such province
+        "110199",  # Beijing, but no such district
+    ],
+)
+def test_region_code_that_does_not_exist_is_refused(region):
+    # A correct check character, a real birth date: only the region is wrong.
+    number = make_id_number(region=region)
+    with pytest.raises(ValidationError) as exc:
+        parse_id_number(number, today=datetime.date(2026, 12, 2))
+    assert codes(exc.value) == ["id_region"]
+    assert region in exc.value.messages[0]
+
+
+def test_unknown_region_has_its_own_message_in_both_languages():
+    with pytest.raises(ValidationError) as exc:
+        parse_id_number(make_id_number(region="990000"))
+    [error] = exc.value.error_list
+    with translation.override("en"):
+        english = str(error.message) % error.params
+    with translation.override("zh-hans"):
+        chinese = str(error.message) % error.params
+    assert english == (
+        "This ID number starts with 990000, which is not a region code; "
+        "please check the first six digits."
+    )
+    assert chinese != english and "990000" in chinese and "行政区划代码" in chinese
+
+
+@pytest.mark.parametrize(
+    ("region", "birth"),
+    [
+        ("210802", "19500101"),  # Yingkou Zhanqian, code from 1983, resident born before it
+        ("110111", "19550606"),  # Beijing Fangshan, code from 1986
+        ("110103", "19850315"),  # Beijing Chongwen, merged into Dongcheng in 2010
+        ("210800", "19850315"),  # Yingkou city-level code
+    ],
+)
+def test_real_region_codes_are_accepted_whatever_the_birth_year(region, birth):
+    number = make_id_number(region=region, birth=birth)
+    assert parse_id_number(number, today=datetime.date(2026, 12, 2)).region == region
 
 
 @pytest.mark.parametrize("value", ["", "2108021985031512", "2108021985031512345", "21080219850315"])

@@ -90,6 +90,19 @@ def test_invalid_id_number_error_in_chinese(make_login):
     assert not Resident.objects.exists()
 
 
+def test_an_id_number_from_a_region_that_does_not_exist_is_refused(make_login):
+    client = make_login(language="zh-hans")
+    fictitious = make_id_number(region="990000", seq="023")  # check character is right
+    response = client.post("/me/", {"real_name": "韩梅梅", "id_number": fictitious})
+    assert response.status_code == 200
+    assert_error_tied_to_field(
+        response.content.decode(),
+        "id_number",
+        "该身份证号码的前6位（990000）不是有效的行政区划代码，请核对前6位数字。",
+    )
+    assert not Resident.objects.exists()
+
+
 FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
 

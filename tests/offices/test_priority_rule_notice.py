@@ -1,0 +1,36 @@
+"""Residents are told that veterans and people aged 65+ need no booking (brief, rule 3)."""
+
+import pytest
+from django.test import Client
+
+CHINESE = (
+    "退役军人和年满65周岁的居民，持有效证件，可在主城区任一服务网点免预约"
+    "为本人名下的一辆电动自行车办理登记。"
+)
+ENGLISH = (
+    "Veterans and residents aged 65 or over, with valid papers, may register one e-bike in "
+    "their own name at any service point in the main urban area without a booking."
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/availability/"])
+@pytest.mark.parametrize(
+    ("language", "heading", "text"),
+    [
+        pytest.param("zh-hans", "退役军人和年满65周岁的居民可免预约", CHINESE, id="zh-hans"),
+        pytest.param(
+            "en", "No booking needed for veterans and residents aged 65 or over", ENGLISH, id="en"
+        ),
+    ],
+)
+def test_home_and_availability_pages_state_the_priority_rule(
+    make_office, path, language, heading, text
+):
+    make_office()
+    response = Client(HTTP_ACCEPT_LANGUAGE=language).get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="priority-rule"' in html
+    assert heading in html
+    assert text in html
