@@ -312,7 +312,8 @@ def counter_board(request: HttpRequest, code: str) -> HttpResponse:
             clerk=request.user,
             office=office,
             action=AuditEntry.Action.SEARCH,
-            detail=f"by {kind}: {len(results)} found",
+            code="search",
+            params={"kind": kind, "count": len(results)},
         )
         if len(results) == 1:
             return redirect("counter_booking", code=office.code, booking_code=results[0].code)
