@@ -643,6 +643,34 @@ def refusals_audited(*, what: str, clerk, office, booking=None, now=None):
         raise
 
 
+def counter_search(*, office, clerk, query: str, now=None) -> list[Booking]:
+    """Find bookings at the counter; the query may be an ID or phone number, so the audit
+    log records how it was read and how many were found, never what was typed."""
+    from .models import AuditEntry
+    from .selectors import counter_find
+
+    kind, results = counter_find(office=office, query=query)
+    audit_record(
+        clerk=clerk,
+        office=office,
+        action=AuditEntry.Action.SEARCH,
+        code="search",
+        params={"kind": kind, "count": len(results)},
+        now=now,
+    )
+    return results
+
+
+def id_number_reveal(*, booking: Booking, clerk, office, now=None) -> str:
+    """The full ID number, for the clerk serving this person only, and on the record."""
+    from .models import AuditEntry
+
+    audit_record(
+        clerk=clerk, office=office, action=AuditEntry.Action.REVEAL_ID, booking=booking, now=now
+    )
+    return booking.resident.reveal_id_number()
+
+
 def booking_check_in_allowed(booking: Booking, today: datetime.date) -> bool:
     """Whether a clerk may check ``booking`` in today (what booking_check_in enforces)."""
     return booking.status == Booking.Status.BOOKED and booking.date == today
@@ -654,11 +682,11 @@ def booking_check_in(
     """Check a booked resident in: only on the booked day, at the booked office, once."""
     now = now or timezone.now()
     audited = {"clerk": clerk, "office": office, "now": now}
-    with refusals_audited(what="check_in", booking=_own_booking(booking, office), **audited):
+    with refusals_audited(what="check_in", booking=_booking_at(booking, office), **audited):
         return _booking_check_in(booking=booking, clerk=clerk, office=office, now=now)
 
 
-def _own_booking(booking: Booking, office) -> Booking | None:
+def _booking_at(booking: Booking, office) -> Booking | None:
     """The booking to name in a refusal at ``office``: not one of another office."""
     return booking if booking.office_id == getattr(office, "pk", None) else None
 
@@ -714,7 +742,7 @@ def booking_mark_no_show(
     """A clerk marks a booking of their office as no-show, once its window has started."""
     now = now or timezone.now()
     audited = {"clerk": clerk, "office": office, "now": now}
-    with refusals_audited(what="no_show", booking=_own_booking(booking, office), **audited):
+    with refusals_audited(what="no_show", booking=_booking_at(booking, office), **audited):
         return _booking_mark_no_show(booking=booking, clerk=clerk, office=office, now=now)
 
 
