@@ -117,11 +117,15 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "office", "clerk", "action", "booking", "resident", "detail"]
+    list_display = ["at", "office", "clerk", "action", "booking", "resident", "detail_shown"]
     list_filter = ["action", "office"]
     search_fields = ["booking__code", "clerk__email", "clerk__phone"]
     date_hierarchy = "at"
     list_select_related = ["office", "clerk", "booking", "resident"]
+
+    @admin.display(description=_("detail"))
+    def detail_shown(self, obj: AuditEntry) -> str:
+        return obj.detail
 
     def get_urls(self):
         from django.urls import path

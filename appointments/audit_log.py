@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, F, Q, QuerySet, Value
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from offices.models import Office, QuotaChange
+from offices.models import Office, PlannedChange, QuotaChange
 from registration import services as registration_services
 
+from .audit import detail_search_q, detail_text
 from .models import AuditEntry
 from .selectors import local_day_bounds
 
@@ -25,10 +27,54 @@ ACTION_CHOICES = [*AuditEntry.Action.choices, (QUOTA, _("quota change"))]
 _LABELS = dict(ACTION_CHOICES)
 
 
+def _office_field(name: str):
+    return Office._meta.get_field(name).verbose_name
+
+
+# What a quota change's ``field`` names, and the words its old and new values may be.
+QUOTA_FIELD_LABELS = {
+    "daily_capacity": _office_field("daily_capacity"),
+    "weekly_quota": _office_field("weekly_quota"),
+    "opening_weekdays": _office_field("opening_weekdays"),
+    "is_main_urban": _office_field("is_main_urban"),
+    "is_active": _office_field("is_active"),
+    "window": _("time window"),
+    "closed_day": _("closed day"),
+    "slot_capacity": _("capacity of a released slot"),
+    **dict(PlannedChange.Field.choices),
+}
+QUOTA_VALUE_LABELS = {
+    "open": _("open"),
+    "closed": _("closed"),
+    "True": _("yes"),
+    "False": _("no"),
+}
+
+
+def quota_field_label(field: str) -> str:
+    return str(QUOTA_FIELD_LABELS.get(field, field))
+
+
+def quota_value_label(value: str) -> str:
+    return str(QUOTA_VALUE_LABELS.get(value, value))
+
+
+def _quota_fields_reading(text: str) -> list[str]:
+    """The quota fields whose label (in the active language or English) contains ``text``."""
+    needle = text.casefold()
+    with translation.override("en"):
+        english = {field: str(label).casefold() for field, label in QUOTA_FIELD_LABELS.items()}
+    return [
+        field
+        for field, label in QUOTA_FIELD_LABELS.items()
+        if needle in str(label).casefold() or needle in english[field]
+    ]
+
+
 @dataclass(frozen=True)
 class LogLine:
     at: datetime.datetime
-    office: Office
+    office: Office | None  # None: a city-wide action (a release, the release schedule)
     who: object | None  # the clerk, or the admin who changed a quota (None: the system)
     action: str
     booking_code: str = ""
@@ -47,6 +93,18 @@ class LogLine:
     @property
     def is_quota(self) -> bool:
         return self.action == QUOTA
+
+    @property
+    def field_label(self) -> str:
+        return quota_field_label(self.field)
+
+    @property
+    def old_value_label(self) -> str:
+        return quota_value_label(self.old_value)
+
+    @property
+    def new_value_label(self) -> str:
+        return quota_value_label(self.new_value)
 
 
 def _person_q(prefix: str, person: str) -> Q:
@@ -72,8 +130,9 @@ def audit_log_search(
     """Return one page of audit lines (``page.object_list`` is a list of ``LogLine``).
 
     ``person`` matches the acting user's e-mail or name, and for counter actions also
-    the resident's real name; ``text`` matches a counter action's detail or booking code, or
-    a quota change's field, target or reason; ``id_number`` keeps only counter actions about
+    the resident's real name; ``text`` matches a counter action's detail (as read in the
+    active language or in English) or booking code, or a quota change's field (its code or
+    label), target or reason; ``id_number`` keeps only counter actions about
     that resident, and ``phone`` (E.164) the lines of the resident, clerk or admin with that
     mobile number. ``start`` and ``end`` are inclusive local dates.
     """
@@ -119,7 +178,7 @@ def audit_log_search(
                 _person_q("clerk", person) | Q(resident__real_name__icontains=person)
             )
         if text:
-            entries = entries.filter(Q(detail__icontains=text) | Q(booking__code__iexact=text))
+            entries = entries.filter(detail_search_q(text) | Q(booking__code__iexact=text))
         if since:
             entries = entries.filter(at__gte=since)
         if until:
@@ -133,7 +192,10 @@ def audit_log_search(
             changes = changes.filter(_person_q("changed_by", person))
         if text:
             changes = changes.filter(
-                Q(field__icontains=text) | Q(target__icontains=text) | Q(reason__icontains=text)
+                Q(field__icontains=text)
+                | Q(field__in=_quota_fields_reading(text))
+                | Q(target__icontains=text)
+                | Q(reason__icontains=text)
             )
         if since:
             changes = changes.filter(changed_at__gte=since)
@@ -212,7 +274,7 @@ def _lines(keys: list[tuple]) -> list[LogLine]:
                     action=entry.action,
                     booking_code=entry.booking.code if entry.booking else "",
                     resident=str(resident) if resident else "",
-                    detail=entry.detail,
+                    detail=detail_text(entry.detail_code, entry.detail_params),
                 )
             )
     return lines

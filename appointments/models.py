@@ -1,3 +1,4 @@
+import json
 import secrets
 
 from django.db import models
@@ -262,8 +263,20 @@ class Notification(models.Model):
         return self.key
 
 
+class UnicodeJSONEncoder(json.JSONEncoder):
+    """JSON with Chinese as it reads (not \\u escapes), so a text search finds it on SQLite too."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["ensure_ascii"] = False
+        super().__init__(*args, **kwargs)
+
+
 class AuditEntry(models.Model):
-    """One counter action: who did what, where, when, to which booking or person."""
+    """One counter or supervision action: who did what, where, when, to whom, and why.
+
+    The detail is a code with parameters (``appointments.audit.DETAILS``), rendered in the
+    reader's language; it never holds a resident's ID or phone number.
+    """
 
     class Action(models.TextChoices):
         REVEAL_ID = "reveal_id", _("full ID number shown")
@@ -273,6 +286,11 @@ class AuditEntry(models.Model):
         INSPECTION = "inspection", _("inspection failed")
         REGISTRATION = "registration", _("plate issued")
         QUEUE = "queue", _("walk-in queue")
+        REFUSED = "refused", _("action refused")
+        PLATE_VOID = "plate_void", _("plate voided")
+        CLERKS = "clerks", _("office clerks changed")
+        RELEASE = "release", _("release now")
+        RELEASE_SCHEDULE = "release_schedule", _("release schedule changed")
 
     clerk = models.ForeignKey(
         "registration.User",
@@ -280,9 +298,12 @@ class AuditEntry(models.Model):
         related_name="audit_entries",
         verbose_name=_("clerk"),
     )
+    # None: a city-wide action (a release, the release schedule).
     office = models.ForeignKey(
         "offices.Office",
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="audit_entries",
         verbose_name=_("office"),
     )
@@ -303,7 +324,10 @@ class AuditEntry(models.Model):
         related_name="audit_entries",
         verbose_name=_("resident"),
     )
-    detail = models.CharField(_("detail"), max_length=200, blank=True)
+    detail_code = models.CharField(_("detail"), max_length=40, blank=True)
+    detail_params = models.JSONField(
+        _("detail parameters"), default=dict, blank=True, encoder=UnicodeJSONEncoder
+    )
     at = models.DateTimeField(_("time"), db_index=True)
 
     class Meta:
@@ -321,6 +345,11 @@ class AuditEntry(models.Model):
                         "inspection",
                         "registration",
                         "queue",
+                        "refused",
+                        "plate_void",
+                        "clerks",
+                        "release",
+                        "release_schedule",
                     ]
                 ),
                 name="audit_action_valid",
@@ -329,6 +358,13 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.clerk} {self.action}"
+
+    @property
+    def detail(self) -> str:
+        """The detail in the active language."""
+        from .audit import detail_text
+
+        return detail_text(self.detail_code, self.detail_params)
 
 
 class Inspection(models.Model):

@@ -9,6 +9,7 @@ row is locked.
 
 import datetime
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -28,7 +29,15 @@ logger = logging.getLogger(__name__)
 
 
 class BookingError(Exception):
-    """A booking the rules refuse; the message is for the resident."""
+    """A booking the rules refuse; the message is for the resident (or the clerk), and
+    ``code`` says why for the audit log (``appointments.audit.REFUSAL_REASONS``)."""
+
+    code = "other"
+
+    def __init__(self, message: str = "", *, code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class SlotFull(BookingError):
@@ -256,6 +265,32 @@ def slots_release(*, day: datetime.date, now: datetime.datetime | None = None) -
         len(result.released),
         len(result.closed),
         len(result.already),
+    )
+    return result
+
+
+def slots_release_now(
+    *, day: datetime.date, user, now: datetime.datetime | None = None
+) -> ReleaseResult:
+    """An admin's "release now" of ``day``: the scheduled release, run at once and audited
+    (who, which day, what it released). Running it again releases nothing twice."""
+    from .models import AuditEntry
+
+    now = now or timezone.now()
+    result = slots_release(day=day, now=now)
+    audit_record(
+        clerk=user,
+        office=None,
+        action=AuditEntry.Action.RELEASE,
+        code="release_now",
+        params={
+            "date": day.isoformat(),
+            "places": result.places,
+            "offices": len(result.released),
+            "closed": len(result.closed),
+            "already": len(result.already),
+        },
+        now=now,
     )
     return result
 
@@ -618,6 +653,8 @@ def booking_move(
 class NotYourOffice(BookingError):
     """A clerk acting for an office they are not assigned to."""
 
+    code = "not_your_office"
+
 
 class CheckInRefused(BookingError):
     pass
@@ -628,7 +665,19 @@ def clerk_can_serve(user, office) -> bool:
     return bool(user.is_authenticated and office.clerks.filter(pk=user.pk).exists())
 
 
-def audit_record(*, clerk, office, action: str, booking=None, resident=None, detail="", now=None):
+def audit_record(
+    *,
+    clerk,
+    office,
+    action: str,
+    booking=None,
+    resident=None,
+    code: str = "",
+    params: dict | None = None,
+    now=None,
+):
+    """Write one audit entry: ``code`` and ``params`` say what (``appointments.audit``),
+    in the reader's language when read; never put an ID or phone number in ``params``."""
     from .models import AuditEntry
 
     return AuditEntry.objects.create(
@@ -637,9 +686,77 @@ def audit_record(*, clerk, office, action: str, booking=None, resident=None, det
         action=action,
         booking=booking,
         resident=resident if resident is not None else getattr(booking, "resident", None),
-        detail=detail[:200],
+        detail_code=code,
+        detail_params=params or {},
         at=now or timezone.now(),
     )
+
+
+def refusal_code(exc: Exception) -> str:
+    """Why a service refused, as a code: a BookingError's or a ValidationError's."""
+    from django.core.exceptions import ValidationError
+
+    if isinstance(exc, ValidationError):
+        codes = [error.code for error in exc.error_list if error.code]
+        return codes[0] if codes else "other"
+    return getattr(exc, "code", None) or "other"
+
+
+@contextmanager
+def refusals_audited(*, what: str, clerk, office, booking=None, now=None):
+    """Record a refused counter action (``what``) with the reason's code, then re-raise.
+
+    Entered outside the action's transaction, so the record stays when the action is
+    rolled back. The refusal is about ``booking``'s person, or about the person the
+    exception names (``exc.resident``); their ID number is never recorded.
+    """
+    from django.core.exceptions import ValidationError
+
+    from .models import AuditEntry
+
+    try:
+        yield
+    except (BookingError, ValidationError) as exc:
+        if getattr(clerk, "is_authenticated", False) and office is not None:
+            audit_record(
+                clerk=clerk,
+                office=office,
+                action=AuditEntry.Action.REFUSED,
+                booking=booking,
+                resident=getattr(exc, "resident", None),
+                code="refused",
+                params={"what": what, "reason": refusal_code(exc)},
+                now=now,
+            )
+        raise
+
+
+def counter_search(*, office, clerk, query: str, now=None) -> list[Booking]:
+    """Find bookings at the counter; the query may be an ID or phone number, so the audit
+    log records how it was read and how many were found, never what was typed."""
+    from .models import AuditEntry
+    from .selectors import counter_find
+
+    kind, results = counter_find(office=office, query=query)
+    audit_record(
+        clerk=clerk,
+        office=office,
+        action=AuditEntry.Action.SEARCH,
+        code="search",
+        params={"kind": kind, "count": len(results)},
+        now=now,
+    )
+    return results
+
+
+def id_number_reveal(*, booking: Booking, clerk, office, now=None) -> str:
+    """The full ID number, for the clerk serving this person only, and on the record."""
+    from .models import AuditEntry
+
+    audit_record(
+        clerk=clerk, office=office, action=AuditEntry.Action.REVEAL_ID, booking=booking, now=now
+    )
+    return booking.resident.reveal_id_number()
 
 
 def booking_check_in_allowed(booking: Booking, today: datetime.date) -> bool:
@@ -651,26 +768,41 @@ def booking_check_in(
     *, booking: Booking, clerk, office, now: datetime.datetime | None = None
 ) -> Booking:
     """Check a booked resident in: only on the booked day, at the booked office, once."""
+    now = now or timezone.now()
+    audited = {"clerk": clerk, "office": office, "now": now}
+    with refusals_audited(what="check_in", booking=_booking_at(booking, office), **audited):
+        return _booking_check_in(booking=booking, clerk=clerk, office=office, now=now)
+
+
+def _booking_at(booking: Booking, office) -> Booking | None:
+    """The booking to name in a refusal at ``office``: not one of another office."""
+    return booking if booking.office_id == getattr(office, "pk", None) else None
+
+
+def _booking_check_in(*, booking: Booking, clerk, office, now) -> Booking:
     from .models import AuditEntry
 
-    now = now or timezone.now()
     if not clerk_can_serve(clerk, office):
         raise NotYourOffice(_("You are not a clerk of this office."))
     with transaction.atomic():
         locked = Booking.objects.select_for_update().filter(pk=booking.pk).first()
         if locked is None or locked.office_id != office.pk:
-            raise CheckInRefused(_("This booking is for another office."))
+            raise CheckInRefused(_("This booking is for another office."), code="other_office")
         if locked.date != timezone.localdate(now):
             raise CheckInRefused(
                 _("This booking is for %(date)s, not today.")
-                % {"date": formats.date_format(locked.date, "SHORT_DATE_FORMAT")}
+                % {"date": formats.date_format(locked.date, "SHORT_DATE_FORMAT")},
+                code="not_today",
             )
         if locked.status == Booking.Status.CHECKED_IN:
-            raise CheckInRefused(_("This booking is already checked in."))
+            raise CheckInRefused(
+                _("This booking is already checked in."), code="already_checked_in"
+            )
         if locked.status != Booking.Status.BOOKED:
             raise CheckInRefused(
                 _("This booking cannot be checked in: it is %(status)s.")
-                % {"status": locked.get_status_display()}
+                % {"status": locked.get_status_display()},
+                code="booking_status",
             )
         locked.status = Booking.Status.CHECKED_IN
         locked.checked_in_at = now
@@ -696,9 +828,15 @@ def booking_mark_no_show(
     *, booking: Booking, clerk, office, now: datetime.datetime | None = None
 ) -> Booking:
     """A clerk marks a booking of their office as no-show, once its window has started."""
+    now = now or timezone.now()
+    audited = {"clerk": clerk, "office": office, "now": now}
+    with refusals_audited(what="no_show", booking=_booking_at(booking, office), **audited):
+        return _booking_mark_no_show(booking=booking, clerk=clerk, office=office, now=now)
+
+
+def _booking_mark_no_show(*, booking: Booking, clerk, office, now) -> Booking:
     from .models import AuditEntry
 
-    now = now or timezone.now()
     if not clerk_can_serve(clerk, office) or booking.office_id != office.pk:
         raise NotYourOffice(_("You are not a clerk of this office."))
     with transaction.atomic():
@@ -709,10 +847,11 @@ def booking_mark_no_show(
         )
         if locked.status != Booking.Status.BOOKED:
             raise CheckInRefused(
-                _("Only a booking that is still booked can be marked as a no-show.")
+                _("Only a booking that is still booked can be marked as a no-show."),
+                code="booking_status",
             )
         if locked.slot is not None and now < slot_start(locked.slot):
-            raise CheckInRefused(_("The window has not started yet."))
+            raise CheckInRefused(_("The window has not started yet."), code="not_started")
         locked.status = Booking.Status.NO_SHOW
         locked.no_show_at = now
         locked.save(update_fields=["status", "no_show_at", "updated_at"])
@@ -743,7 +882,37 @@ def priority_walkin_start(
 
     Only at main-urban offices, for one e-bike registered in the person's own name, once
     per person (a database constraint). The age comes from the ID number's birth date.
+    A refusal is recorded with its reason, never with the ID number.
     """
+    now = now or timezone.now()
+    with refusals_audited(what="priority_walkin", clerk=clerk, office=office, now=now):
+        return _priority_walkin_start(
+            office=office,
+            clerk=clerk,
+            real_name=real_name,
+            id_number=id_number,
+            reason=reason,
+            veteran_certificate=veteran_certificate,
+            frame_number=frame_number,
+            brand=brand,
+            model=model,
+            now=now,
+        )
+
+
+def _priority_walkin_start(
+    *,
+    office,
+    clerk,
+    real_name,
+    id_number,
+    reason,
+    veteran_certificate,
+    frame_number,
+    brand,
+    model,
+    now,
+) -> Booking:
     from django.core.exceptions import ValidationError
 
     from registration import services as registration_services
@@ -751,27 +920,33 @@ def priority_walkin_start(
 
     from .models import AuditEntry, WalkinReason
 
-    now = now or timezone.now()
     today = timezone.localdate(now)
     if not clerk_can_serve(clerk, office):
         raise NotYourOffice(_("You are not a clerk of this office."))
     if not office.is_main_urban:
-        raise WalkinRefused(_("Priority walk-ins are served at main-urban service points."))
+        raise WalkinRefused(
+            _("Priority walk-ins are served at main-urban service points."),
+            code="not_main_urban",
+        )
     parsed = parse_id_number(id_number, today=today)
     if reason == WalkinReason.SENIOR:
         age = parsed.age_on(today)
         if age < 65:
             raise WalkinRefused(
                 _("Refused: %(age)d years old today by the ID number; the rule is 65 or over.")
-                % {"age": age}
+                % {"age": age},
+                code="under_65",
             )
     elif reason == WalkinReason.VETERAN:
         if not veteran_certificate.strip():
-            raise WalkinRefused(_("Record the veteran certificate number."))
+            raise WalkinRefused(_("Record the veteran certificate number."), code="no_certificate")
     else:
-        raise WalkinRefused(_("Without a booking only veterans and people aged 65+ are served."))
+        raise WalkinRefused(
+            _("Without a booking only veterans and people aged 65+ are served."),
+            code="no_listed_reason",
+        )
     with transaction.atomic():
-        resident = registration_services.resident_find_by_id_number(parsed.number)
+        resident = found = registration_services.resident_find_by_id_number(parsed.number)
         if resident is None:
             resident = registration_services.resident_create(
                 real_name=real_name, id_number=parsed.number, today=today
@@ -781,9 +956,12 @@ def priority_walkin_start(
             source=Channel.PRIORITY_WALKIN,
             status__in=[Booking.Status.CHECKED_IN, Booking.Status.COMPLETED],
         ).exists():
-            raise WalkinRefused(
-                _("Refused: this person has already registered an e-bike as a priority walk-in.")
+            refusal = WalkinRefused(
+                _("Refused: this person has already registered an e-bike as a priority walk-in."),
+                code="already_priority",
             )
+            refusal.resident = resident
+            raise refusal
         try:
             ebike = registration_services.ebike_for_counter(
                 resident=resident, frame_number=frame_number, brand=brand, model=model
@@ -800,17 +978,21 @@ def priority_walkin_start(
                     now=now,
                 )
         except IntegrityError:
-            raise WalkinRefused(
-                _("Refused: this person already holds a booking or a priority walk-in.")
-            ) from None
+            refusal = WalkinRefused(
+                _("Refused: this person already holds a booking or a priority walk-in."),
+                code="already_active",
+            )
+            refusal.resident = found  # one created just now goes with the rollback
+            raise refusal from None
         except ValidationError as exc:
-            raise WalkinRefused(exc.messages[0]) from None
+            raise WalkinRefused(exc.messages[0], code=refusal_code(exc)) from None
         audit_record(
             clerk=clerk,
             office=office,
             action=AuditEntry.Action.CHECK_IN,
             booking=booking,
-            detail=f"priority walk-in: {reason}",
+            code="priority_walkin",
+            params={"reason": reason},
             now=now,
         )
     return booking
@@ -845,16 +1027,21 @@ def _queue_office(office, clerk):
     if not clerk_can_serve(clerk, office):
         raise NotYourOffice(_("You are not a clerk of this office."))
     if not office.has_walkin_window:
-        raise QueueError(_("This office has no same-day walk-in window."))
+        raise QueueError(_("This office has no same-day walk-in window."), code="no_walkin_window")
 
 
 def ticket_issue(*, office, clerk, now: datetime.datetime | None = None):
     """Hand out the next number of the day (numbers restart every day)."""
+    now = now or timezone.now()
+    with refusals_audited(what="ticket_issue", clerk=clerk, office=office, now=now):
+        return _ticket_issue(office=office, clerk=clerk, now=now)
+
+
+def _ticket_issue(*, office, clerk, now):
     from offices.models import Office
 
     from .models import QueueTicket
 
-    now = now or timezone.now()
     _queue_office(office, clerk)
     today = timezone.localdate(now)
     with transaction.atomic():
@@ -865,9 +1052,11 @@ def ticket_issue(*, office, clerk, now: datetime.datetime | None = None):
             .values_list("number", flat=True)
             .first()
         )
-        return QueueTicket.objects.create(
+        ticket = QueueTicket.objects.create(
             office=office, date=today, number=(last or 0) + 1, issued_at=now
         )
+        _ticket_audit(ticket, clerk, "issue", now)
+    return ticket
 
 
 def _ticket_audit(ticket, clerk, what, now):
@@ -878,16 +1067,22 @@ def _ticket_audit(ticket, clerk, what, now):
         office=ticket.office,
         action=AuditEntry.Action.QUEUE,
         booking=ticket.booking,
-        detail=f"{what} #{ticket.number}",
+        code=f"ticket_{what}",
+        params={"number": ticket.number},
         now=now,
     )
 
 
 def ticket_call_next(*, office, clerk, now: datetime.datetime | None = None):
     """Call the lowest waiting number of today, or return None when nobody waits."""
+    now = now or timezone.now()
+    with refusals_audited(what="ticket_call", clerk=clerk, office=office, now=now):
+        return _ticket_call_next(office=office, clerk=clerk, now=now)
+
+
+def _ticket_call_next(*, office, clerk, now):
     from .models import QueueTicket
 
-    now = now or timezone.now()
     _queue_office(office, clerk)
     with transaction.atomic():
         ticket = (
@@ -906,12 +1101,17 @@ def ticket_call_next(*, office, clerk, now: datetime.datetime | None = None):
 
 
 def ticket_recall(*, ticket, clerk, now: datetime.datetime | None = None):
+    now = now or timezone.now()
+    with refusals_audited(what="ticket_recall", clerk=clerk, office=ticket.office, now=now):
+        return _ticket_recall(ticket=ticket, clerk=clerk, now=now)
+
+
+def _ticket_recall(*, ticket, clerk, now):
     from .models import QueueTicket
 
-    now = now or timezone.now()
     _queue_office(ticket.office, clerk)
     if ticket.status != QueueTicket.Status.CALLED:
-        raise QueueError(_("Only a called number can be called again."))
+        raise QueueError(_("Only a called number can be called again."), code="not_called")
     ticket.called_at = now
     ticket.save(update_fields=["called_at"])
     _ticket_audit(ticket, clerk, "recall", now)
@@ -919,15 +1119,20 @@ def ticket_recall(*, ticket, clerk, now: datetime.datetime | None = None):
 
 
 def ticket_skip(*, ticket, clerk, now: datetime.datetime | None = None):
+    now = now or timezone.now()
+    with refusals_audited(what="ticket_skip", clerk=clerk, office=ticket.office, now=now):
+        return _ticket_skip(ticket=ticket, clerk=clerk, now=now)
+
+
+def _ticket_skip(*, ticket, clerk, now):
     from .models import QueueTicket
 
-    now = now or timezone.now()
     _queue_office(ticket.office, clerk)
     updated = QueueTicket.objects.filter(
         pk=ticket.pk, status__in=[QueueTicket.Status.WAITING, QueueTicket.Status.CALLED]
     ).update(status=QueueTicket.Status.SKIPPED)
     if not updated:
-        raise QueueError(_("This number is already served or skipped."))
+        raise QueueError(_("This number is already served or skipped."), code="ticket_closed")
     ticket.refresh_from_db()
     _ticket_audit(ticket, clerk, "skip", now)
     return ticket
@@ -946,6 +1151,21 @@ def ticket_serve(
 ) -> Booking:
     """Serve a called number: the person is checked in on the walk-in window channel and
     goes through the same inspection and registration as a booking."""
+    now = now or timezone.now()
+    with refusals_audited(what="ticket_serve", clerk=clerk, office=ticket.office, now=now):
+        return _ticket_serve(
+            ticket=ticket,
+            clerk=clerk,
+            real_name=real_name,
+            id_number=id_number,
+            frame_number=frame_number,
+            brand=brand,
+            model=model,
+            now=now,
+        )
+
+
+def _ticket_serve(*, ticket, clerk, real_name, id_number, frame_number, brand, model, now):
     from django.core.exceptions import ValidationError
 
     from registration import services as registration_services
@@ -953,13 +1173,12 @@ def ticket_serve(
 
     from .models import QueueTicket, WalkinReason
 
-    now = now or timezone.now()
     _queue_office(ticket.office, clerk)
     parsed = parse_id_number(id_number, today=timezone.localdate(now))
     with transaction.atomic():
         locked = QueueTicket.objects.select_for_update().get(pk=ticket.pk)
         if locked.status != QueueTicket.Status.CALLED:
-            raise QueueError(_("Call this number before serving it."))
+            raise QueueError(_("Call this number before serving it."), code="not_called")
         resident = registration_services.resident_find_by_id_number(parsed.number)
         try:
             with transaction.atomic():
@@ -980,9 +1199,11 @@ def ticket_serve(
                     now=now,
                 )
         except IntegrityError:
-            raise QueueError(_("This person already holds an active booking.")) from None
+            raise QueueError(
+                _("This person already holds an active booking."), code="already_active"
+            ) from None
         except ValidationError as exc:
-            raise QueueError(exc.messages[0]) from None
+            raise QueueError(exc.messages[0], code=refusal_code(exc)) from None
         locked.status = QueueTicket.Status.SERVED
         locked.served_at = now
         locked.booking = booking
@@ -1005,13 +1226,15 @@ def release_schedule_change(*, at: datetime.time, horizon_days: int, user=None):
     """Set the daily release time (Asia/Shanghai) and how many days ahead it opens.
 
     Writes the django-celery-beat task that the beat scheduler reads (it notices the
-    change by itself), and records the change in the admin history of that task.
+    change by itself), and records the change (old and new) in the audit log and in the
+    admin history of that task.
     """
     import json
 
     from django.contrib.admin.models import CHANGE, LogEntry
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+    from .models import AuditEntry
     from .selectors import RELEASE_TASK, release_schedule
 
     if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
@@ -1043,5 +1266,20 @@ def release_schedule_change(*, at: datetime.time, horizon_days: int, user=None):
                 CHANGE,
                 change_message=f"Release schedule: {was} -> {at:%H:%M}, {horizon_days} d",
                 single_object=True,
+            )
+            old_at = None
+            if before is not None and before.at:
+                old_at = f"{before.at:%H:%M}"
+            audit_record(
+                clerk=user,
+                office=None,
+                action=AuditEntry.Action.RELEASE_SCHEDULE,
+                code="release_schedule",
+                params={
+                    "old_at": old_at,
+                    "old_horizon": before.horizon_days if before is not None else None,
+                    "new_at": f"{at:%H:%M}",
+                    "new_horizon": horizon_days,
+                },
             )
     return task

@@ -300,10 +300,15 @@ def _audit_in_period(start, end, office):
 def clerk_counts(
     *, start: datetime.date, end: datetime.date, office: Office | None = None
 ) -> list[ClerkRow]:
-    """What each clerk did in the period, from the audit log."""
+    """What each clerk did in the period, from the audit log (refused actions and
+    supervisors' actions, such as voiding plates or assigning clerks, are not counted)."""
     from registration.models import User
 
-    entries = _audit_in_period(start, end, office)
+    from .audit import SUPERVISION_ACTIONS
+
+    entries = _audit_in_period(start, end, office).exclude(
+        action__in=[AuditEntry.Action.REFUSED, *SUPERVISION_ACTIONS]
+    )
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     for clerk_id, action, n in (
         entries.values_list("clerk_id", "action").annotate(n=Count("id")).order_by()

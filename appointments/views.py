@@ -19,7 +19,7 @@ from . import cache as availability_cache
 from . import selectors, services
 from .forms import BookForm, MoveForm, PriorityWalkinForm, WindowServeForm
 from .ics import booking_ics
-from .models import AuditEntry, Booking, Inspection, QueueTicket, RefusedAttempts, Slot
+from .models import Booking, Inspection, QueueTicket, RefusedAttempts, Slot
 from .qr import qr_payload, qr_svg
 
 
@@ -314,14 +314,7 @@ def counter_board(request: HttpRequest, code: str) -> HttpResponse:
     query = request.POST.get("q", "") if request.method == "POST" else ""
     results = None
     if query.strip():
-        kind, results = selectors.counter_find(office=office, query=query)
-        # The query itself may be an ID or phone number: record how, never what.
-        services.audit_record(
-            clerk=request.user,
-            office=office,
-            action=AuditEntry.Action.SEARCH,
-            detail=f"by {kind}: {len(results)} found",
-        )
+        results = services.counter_search(office=office, clerk=request.user, query=query)
         if len(results) == 1:
             return redirect("counter_booking", code=office.code, booking_code=results[0].code)
     return render(
@@ -364,17 +357,14 @@ def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpR
         else:
             messages.success(request, _("Marked as a no-show.") if no_show else _("Checked in."))
         return redirect("counter_booking", code=office.code, booking_code=booking.code)
-    # The full ID number, for this clerk and this person only, and on the record.
-    services.audit_record(
-        clerk=request.user, office=office, action=AuditEntry.Action.REVEAL_ID, booking=booking
-    )
+    id_number = services.id_number_reveal(booking=booking, clerk=request.user, office=office)
     return render(
         request,
         "counter/booking.html",
         {
             "office": office,
             "booking": booking,
-            "id_number": booking.resident.reveal_id_number(),
+            "id_number": id_number,
             "can_check_in": services.booking_check_in_allowed(booking, timezone.localdate()),
             "can_register": booking.status == Booking.Status.CHECKED_IN,
             "items": Inspection.Item.choices,

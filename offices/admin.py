@@ -200,6 +200,13 @@ class OfficeAdmin(admin.ModelAdmin):
                     level=messages.WARNING,
                 )
 
+    def save_related(self, request, form, formsets, change):
+        # The clerks go through the service, which audits who was added or removed.
+        clerks = form.cleaned_data.pop("clerks", None)
+        super().save_related(request, form, formsets, change)
+        if clerks is not None:
+            services.office_clerks_set(office=form.instance, clerks=clerks, user=request.user)
+
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: bookings and history refer to offices
 
@@ -238,7 +245,9 @@ class OfficeAdmin(admin.ModelAdmin):
                 return redirect("admin:offices_office_overview")
         form = ReleaseNowForm(None if scheduling else request.POST or None)
         if request.method == "POST" and not scheduling and form.is_valid():
-            result = booking_services.slots_release(day=form.cleaned_data["date"])
+            result = booking_services.slots_release_now(
+                day=form.cleaned_data["date"], user=request.user
+            )
             self.message_user(
                 request,
                 _("%(date)s released: %(places)d places (%(already)d offices already were).")

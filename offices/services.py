@@ -875,3 +875,30 @@ def main_urban_weekly_totals_ahead() -> list[tuple[datetime.date, int]]:
     config = _config()
     days = sorted({c.effective_from for c in pending})
     return [(day, _total_on(config, pending, day)) for day in days]
+
+
+def office_clerks_set(*, office: Office, clerks, user, now: datetime.datetime | None = None):
+    """Assign exactly ``clerks`` to ``office``; each clerk added or removed is audited
+    (which clerk, by whom, when)."""
+    from appointments.models import AuditEntry
+    from appointments.services import audit_record
+
+    now = now or timezone.now()
+    wanted = {clerk.pk: clerk for clerk in clerks}
+    with transaction.atomic():
+        current = {clerk.pk: clerk for clerk in office.clerks.all()}
+        added = [wanted[pk] for pk in sorted(wanted.keys() - current.keys())]
+        removed = [current[pk] for pk in sorted(current.keys() - wanted.keys())]
+        office.clerks.add(*added)
+        office.clerks.remove(*removed)
+        for code, changed in (("clerk_added", added), ("clerk_removed", removed)):
+            for clerk in changed:
+                audit_record(
+                    clerk=user,
+                    office=office,
+                    action=AuditEntry.Action.CLERKS,
+                    code=code,
+                    params={"user": clerk.pk, "name": str(clerk)},
+                    now=now,
+                )
+    return added, removed

@@ -158,7 +158,7 @@ class PlateNumberAdmin(admin.ModelAdmin):
     list_filter = ["office", "status"]
     search_fields = ["number"]
     readonly_fields = ["number", "office", "status", "loaded_at", "changed_at"]
-    actions = ["void_selected"]
+    actions = ["void_damaged", "void_lost"]
     change_list_template = "admin/registration/platenumber/change_list.html"
 
     def has_add_permission(self, request):
@@ -192,14 +192,19 @@ class PlateNumberAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "form": form, "title": _("Load plates")}
         return TemplateResponse(request, "admin/registration/platenumber/load.html", context)
 
-    @admin.action(description=_("Void the selected plates (damaged or lost)"))
-    def void_selected(self, request, queryset):
+    def _void(self, request, queryset, reason: str) -> None:
         voided = 0
         for plate in queryset.filter(status=PlateNumber.Status.AVAILABLE):
             services.plate_void(
-                office=plate.office,
-                number=plate.number,
-                reason=f"voided in the admin by {request.user}",
+                office=plate.office, number=plate.number, reason=reason, user=request.user
             )
             voided += 1
         self.message_user(request, _("%(count)d plates voided.") % {"count": voided})
+
+    @admin.action(description=_("Void the selected plates as damaged"))
+    def void_damaged(self, request, queryset):
+        self._void(request, queryset, "damaged")
+
+    @admin.action(description=_("Void the selected plates as lost"))
+    def void_lost(self, request, queryset):
+        self._void(request, queryset, "lost")

@@ -162,9 +162,21 @@ def plate_stock_load(*, office, prefix: str, first: int, last: int, now=None) ->
     return len(numbers)
 
 
-def plate_void(*, office, number: str, reason: str, now=None) -> PlateNumber:
-    """Record a damaged or lost plate of the office's stock; it is never issued."""
+PLATE_VOID_REASONS = ("damaged", "lost")
+
+
+def plate_void(*, office, number: str, reason: str, user, note: str = "", now=None) -> PlateNumber:
+    """Record a damaged or lost plate of the office's stock; it is never issued.
+
+    ``reason`` is "damaged" or "lost"; the void is in the audit log (who, which plate, why).
+    """
+    from appointments.models import AuditEntry
+    from appointments.services import audit_record
+
+    if reason not in PLATE_VOID_REASONS:
+        raise ValueError(f"not a reason to void a plate: {reason!r}")
     number = plate_number_clean(number)
+    now = now or timezone.now()
     with transaction.atomic():
         plate = (
             PlateNumber.objects.select_for_update()
@@ -172,11 +184,21 @@ def plate_void(*, office, number: str, reason: str, now=None) -> PlateNumber:
             .first()
         )
         if plate is None:
-            raise ValidationError(_("No such available plate in this office's stock."))
+            raise ValidationError(
+                _("No such available plate in this office's stock."), code="plate_not_in_stock"
+            )
         plate.status = PlateNumber.Status.VOIDED
-        plate.note = (reason or "")[:200]
-        plate.changed_at = now or timezone.now()
+        plate.note = (note or "")[:200]
+        plate.changed_at = now
         plate.save(update_fields=["status", "note", "changed_at"])
+        audit_record(
+            clerk=user,
+            office=office,
+            action=AuditEntry.Action.PLATE_VOID,
+            code="plate_void",
+            params={"plate": number, "reason": reason},
+            now=now,
+        )
     return plate
 
 
@@ -186,17 +208,32 @@ def plate_issue(*, booking, clerk, office, failed_items: list[str], plate_number
     With any checklist item failed, the whole list is recorded (and shown to the resident
     on the slip and in their booking) and no plate is used. Otherwise the plate is taken
     from the office's stock and the registration recorded: one plate per frame and each
-    number once, which the database guarantees.
+    number once, which the database guarantees. A refusal is recorded with its reason.
     """
+    from appointments.services import refusals_audited
+
+    now = now or timezone.now()
+    own = booking if booking.office_id == office.pk else None
+    with refusals_audited(what="plate_issue", clerk=clerk, office=office, booking=own, now=now):
+        return _plate_issue(
+            booking=booking,
+            clerk=clerk,
+            office=office,
+            failed_items=failed_items,
+            plate_number=plate_number,
+            now=now,
+        )
+
+
+def _plate_issue(*, booking, clerk, office, failed_items, plate_number, now):
     from appointments.models import AuditEntry, Booking, Channel, Inspection
     from appointments.services import CheckInRefused, NotYourOffice, audit_record, clerk_can_serve
 
-    now = now or timezone.now()
     if not clerk_can_serve(clerk, office) or booking.office_id != office.pk:
         raise NotYourOffice(_("You are not a clerk of this office."))
     unknown = set(failed_items) - set(Inspection.Item.values)
     if unknown:
-        raise ValidationError(_("Unknown inspection item."))
+        raise ValidationError(_("Unknown inspection item."), code="unknown_item")
     with transaction.atomic():
         locked = (
             Booking.objects.select_for_update(of=("self",))
@@ -204,7 +241,7 @@ def plate_issue(*, booking, clerk, office, failed_items: list[str], plate_number
             .get(pk=booking.pk)
         )
         if locked.status != Booking.Status.CHECKED_IN:
-            raise CheckInRefused(_("Check the person in first."))
+            raise CheckInRefused(_("Check the person in first."), code="not_checked_in")
         inspection = Inspection.objects.create(
             booking=locked, clerk=clerk, failed_items=sorted(failed_items), at=now
         )
@@ -216,12 +253,13 @@ def plate_issue(*, booking, clerk, office, failed_items: list[str], plate_number
                 office=office,
                 action=AuditEntry.Action.INSPECTION,
                 booking=locked,
-                detail="failed: " + ",".join(sorted(failed_items)),
+                code="inspection_failed",
+                params={"items": sorted(failed_items)},
                 now=now,
             )
             return inspection, None
         if locked.ebike is None:
-            raise ValidationError(_("This booking names no e-bike."))
+            raise ValidationError(_("This booking names no e-bike."), code="no_ebike")
         number = plate_number_clean(plate_number)
         plate = (
             PlateNumber.objects.select_for_update()
@@ -258,7 +296,8 @@ def plate_issue(*, booking, clerk, office, failed_items: list[str], plate_number
             office=office,
             action=AuditEntry.Action.REGISTRATION,
             booking=locked,
-            detail=f"plate {number}",
+            code="plate_issued",
+            params={"plate": number},
             now=now,
         )
     return inspection, registration

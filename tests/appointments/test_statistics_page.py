@@ -117,7 +117,7 @@ def test_the_flag_links_lead_to_the_records(city, staff):
     link = html.split('href="/admin/appointments/auditentry/log/?')[1].split('"')[0]
     audit = staff.get("/admin/appointments/auditentry/log/?" + link.replace("&amp;", "&"))
     assert audit.status_code == 200
-    assert "priority walk-in: senior" in audit.content.decode()
+    assert "priority walk-in: aged 65 or over" in audit.content.decode()
 
 
 @pytest.mark.parametrize(

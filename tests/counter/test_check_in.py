@@ -95,9 +95,14 @@ def test_search_finds_the_booking_and_records_how_not_what(counter, how):
     assert response["Location"] == f"/counter/office-a/bookings/{booking.code}/"
     entry = AuditEntry.objects.get(action="search")
     assert (entry.clerk, entry.office) == (counter["clerk_a"], counter["a"])
-    assert booking.resident.reveal_id_number() not in entry.detail
-    assert "0000" not in entry.detail
-    assert entry.detail == f"by {how}: 1 found"  # how the person was found, for the record
+    # How the person was found, for the record; never what was typed.
+    assert (entry.detail_code, entry.detail_params) == ("search", {"kind": how, "count": 1})
+    with translation.override("en"):
+        text = entry.detail
+    assert booking.resident.reveal_id_number() not in text
+    assert "0000" not in text
+    label = {"code": "confirmation code", "qr": "QR code", "id_number": "ID number"}
+    assert text == f"by {label.get(how, 'mobile number')}: 1 found"
 
 
 def test_search_does_not_find_another_offices_booking(counter, make_resident):

@@ -106,7 +106,7 @@ def test_a_plate_already_issued_or_not_in_stock_is_refused(checked_in):
 
 def test_a_voided_plate_is_never_issued(checked_in):
     office, clerk, make = checked_in
-    services.plate_void(office=office, number="营口A00006", reason="bent")
+    services.plate_void(office=office, number="营口A00006", reason="damaged", user=clerk)
     with pytest.raises(ValidationError):
         services.plate_issue(
             booking=make(), clerk=clerk, office=office, failed_items=[], plate_number="营口A00006"
@@ -193,10 +193,13 @@ def test_admins_load_a_range_and_void_plates_in_the_admin(checked_in, admin_user
     plate = PlateNumber.objects.get(number="营口B00002")
     client.post(
         "/admin/registration/platenumber/",
-        {"action": "void_selected", "_selected_action": [plate.pk]},
+        {"action": "void_lost", "_selected_action": [plate.pk]},
     )
     plate.refresh_from_db()
-    assert plate.status == "voided" and "admin" in plate.note
+    assert plate.status == "voided"
+    entry = AuditEntry.objects.get(action="plate_void")
+    assert (entry.clerk, entry.office) == (admin_user, office)
+    assert entry.detail_params == {"plate": "营口B00002", "reason": "lost"}
 
 
 def test_a_frame_with_a_plate_cannot_get_another(checked_in):

@@ -60,8 +60,20 @@ def test_call_recall_skip_and_serve_with_the_estimated_wait(window):
     assert state.waiting == 2
     assert state.mean_service_minutes == 10  # called (recalled) at 9:01, served at 9:11
     assert state.estimated_wait_minutes == 20
-    # call, recall, serve, call, skip
-    assert AuditEntry.objects.filter(action="queue").count() == 5
+    # Every number issued, then call, recall, serve, call, skip: each with its number.
+    entries = AuditEntry.objects.filter(action="queue").order_by("pk")
+    assert [(e.detail_code, e.detail_params["number"]) for e in entries] == [
+        ("ticket_issue", 1),
+        ("ticket_issue", 2),
+        ("ticket_issue", 3),
+        ("ticket_issue", 4),
+        ("ticket_call", 1),
+        ("ticket_recall", 1),
+        ("ticket_serve", 1),
+        ("ticket_call", 2),
+        ("ticket_skip", 2),
+    ]
+    assert all(e.clerk == clerk and e.office == office for e in entries)
     with pytest.raises(services.QueueError):
         services.ticket_skip(ticket=first, clerk=clerk, now=MORNING)
 

@@ -52,10 +52,18 @@ def log(make_office, make_resident, admin_user):
         office=office_a,
         action="check_in",
         booking=zhang,
-        detail="priority walk-in: veteran",
+        code="priority_walkin",
+        params={"reason": "veteran"},
         now=local(7, 9),
     )
-    record(clerk=clerk_a, office=office_a, action="search", detail="lookup-q1", now=local(8, 10))
+    record(
+        clerk=clerk_a,
+        office=office_a,
+        action="search",
+        code="search",
+        params={"kind": "phone", "count": 3},
+        now=local(8, 10),
+    )
     # 23:30 and 00:10 local are 15:30 and 16:10 UTC on the same UTC day.
     record(clerk=clerk_b, office=office_b, action="no_show", booking=li, now=local(9, 23, 30))
     record(clerk=clerk_b, office=office_b, action="check_in", booking=li, now=local(10, 0, 10))
@@ -131,7 +139,9 @@ def test_link_from_other_pages_filters_clerk_office_action_text_and_dates(staff,
         ({"clerk": "clerk_a", "action": "search"}, ["search"]),
         ({"action": "check_in"}, ["check_in", "check_in"]),
         ({"action": "quota"}, ["quota"]),
-        ({"q": "lookup-q1"}, ["search"]),
+        ({"q": "mobile number"}, ["search"]),  # the label of the coded parameter "phone"
+        ({"q": "3 found"}, []),  # words of a rendered line are not searched, its parts are
+        ({"q": "found"}, ["search"]),
         ({"q": "road works"}, ["quota"]),
     ],
 )
