@@ -118,7 +118,8 @@ def _build_snapshot(today: datetime.date) -> Snapshot:
                 known_closed = (o.id, day) in closed_days or not o.opens_on_weekday(
                     day.isoweekday()
                 )
-                state = "closed" if known_closed else "unreleased"
+                # Today is never released by the schedule (it releases days ahead).
+                state = "closed" if known_closed else "capacity" if day == today else "unreleased"
             else:
                 state = _released_state(release, slots.get((o.id, day)), o)
             view.days.append(DayView(day, state, slots.get((o.id, day), [])))
@@ -135,13 +136,24 @@ def _released_state(release: DayRelease, windows, office: Office) -> str:
     return "quota" if office.daily_capacity else "capacity"
 
 
-def started_windows(days, now: datetime.datetime) -> frozenset[int]:
-    """The slot ids among ``days``' windows that have begun and are no longer offered."""
-    return frozenset(
-        w.slot_id
-        for day in days
-        for w in day.windows
-        if services.window_started(day.date, w.start, now)
+@dataclass(frozen=True)
+class PastWindows:
+    """Slot ids of windows that have begun (no longer offered), and of those over."""
+
+    started: frozenset[int]
+    ended: frozenset[int]
+
+
+def past_windows(days, now: datetime.datetime) -> PastWindows:
+    """Which of ``days``' windows have begun and which have ended, at ``now``."""
+    windows = [(day.date, w) for day in days for w in day.windows]
+    return PastWindows(
+        started=frozenset(
+            w.slot_id for date, w in windows if services.window_started(date, w.start, now)
+        ),
+        ended=frozenset(
+            w.slot_id for date, w in windows if services.window_started(date, w.end, now)
+        ),
     )
 
 
@@ -180,7 +192,10 @@ def office_day(*, office: Office, date: datetime.date, today: datetime.date) -> 
             not office.opens_on_weekday(date.isoweekday())
             or ClosedDay.objects.filter(office=office, date=date).exists()
         )
-        return DayView(date, "closed" if closed else "unreleased")
+        if closed:
+            return DayView(date, "closed")
+        # The schedule releases days ahead: today, not released by now, never will be.
+        return DayView(date, "capacity" if date == today else "unreleased")
     windows = [
         WindowView(s["id"], s["start"], s["end"], s["capacity"], s["booked"])
         for s in Slot.objects.filter(office=office, date=date)

@@ -185,8 +185,8 @@ def days_plan(
             if day not in releases:
                 places = plan.places
                 state = "closed" if plan.closed else "planned" if places else plan.reason
-            else:  # released with no places: say why the release gave none
-                state = "closed" if plan.closed else plan.reason
+            else:  # released open with no places: the week's quota, unless none online
+                state = "capacity" if plan.reason == "capacity" else "quota"
         places_by_day[day] = places
         yield day, state, places
         day += datetime.timedelta(days=1)

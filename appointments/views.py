@@ -31,7 +31,7 @@ def availability(request: HttpRequest) -> HttpResponse:
         "appointments/availability.html",
         {
             "snapshot": snapshot,
-            "started": selectors.started_windows(snapshot.todays_days(), now),
+            "past": selectors.past_windows(snapshot.todays_days(), now),
             "next_release": selectors.next_release(now=now),
             "now": timezone.localtime(now),
         },
@@ -57,7 +57,7 @@ def office_day(request: HttpRequest, code: str, day: str) -> HttpResponse:
             "date": date,
             "state": day_view.state,
             "day": day_view,
-            "started": selectors.started_windows([day_view], now),
+            "past": selectors.past_windows([day_view], now),
             "next_release": selectors.next_release(now=now),
             "now": timezone.localtime(now),
         },
@@ -280,7 +280,7 @@ def booking_move(request: HttpRequest, code: str) -> HttpResponse:
         {
             **_booking_context(booking),
             "snapshot": snapshot,
-            "started": selectors.started_windows(snapshot.todays_days(), now),
+            "past": selectors.past_windows(snapshot.todays_days(), now),
         },
     )
 

@@ -141,12 +141,15 @@ def test_availability_lists_places_sold_out_unreleased_next_release_and_server_t
     assert state == "open"
     assert windows(day_html) == [("09:00–10:00", False, "2 places left")]
 
-    # Today and the day after tomorrow are not released; the page says so.
-    for day in (TODAY, TOMORROW + datetime.timedelta(days=1)):
-        state, day_html = day_block(north_html, north, day)
-        assert state == "unreleased"
-        assert "Not released yet" in day_html
-        assert windows(day_html) == []
+    # The day after tomorrow is not released yet; the page says so.
+    state, day_html = day_block(north_html, north, TOMORROW + datetime.timedelta(days=1))
+    assert state == "unreleased"
+    assert "Not released yet" in day_html
+    assert windows(day_html) == []
+    # Today was never released, and the schedule releases only days ahead: no online places.
+    state, day_html = day_block(north_html, north, TODAY)
+    assert state == "capacity"
+    assert "No online places this day" in day_html and "Not released yet" not in day_html
 
     # The release schedule (08:00 daily, one day ahead) and the server's clock.
     assert "Next release: 2030-01-07 08:00, opening 2030-01-08." in html
@@ -425,8 +428,9 @@ def test_office_day_closed_on_a_weekday_it_does_not_open(clock, make_office, cli
 def test_windows_of_today_that_have_started_are_shown_past_and_not_offered(
     clock, make_office, make_person, client
 ):
-    """On Sunday at 10:00 sharp the 09:00 and 10:00 windows have begun: listed, but no Book or
-    "Move here" button on the availability, office-day and move pages; 11:00 is offered."""
+    """On Sunday at 10:00 sharp the 09:00 window has ended and the 10:00 one begun: both
+    listed, but no Book or "Move here" button on the availability, office-day and move
+    pages; 11:00 is offered."""
     office = make_office(windows=[(T9, T10, 2), (T10, T11, 2), (T11, datetime.time(12), 2)])
     booking_services.slots_release(day=TODAY, now=NOW - datetime.timedelta(days=1))
     release(TOMORROW)
@@ -442,12 +446,13 @@ def test_windows_of_today_that_have_started_are_shown_past_and_not_offered(
     _, today_html = day_block(office_section(availability, office), office, TODAY)
     for html in (today_html, day.content.decode()):
         assert html.count('<li class="window past">') == 2
-        assert html.count("Started, can no longer be booked") == 2
+        assert html.count("Ended") == 1  # 09:00-10:00 is over at 10:00
+        assert html.count("Started, can no longer be booked") == 1
         assert all(f'href="/book/{pk}/"' not in html for pk in started)
         assert f'href="/book/{offered}/"' in html
     assert all(f'name="slot" value="{pk}"' not in move for pk in started)
     assert f'name="slot" value="{offered}"' in move
-    assert zh.count("已开始，不可预约") == 2
+    assert zh.count("已结束") == 1 and zh.count("已开始，不可预约") == 1
 
 
 def test_an_open_day_without_places_left_in_the_week_says_so_not_closed(
@@ -471,7 +476,7 @@ def test_an_open_day_without_places_left_in_the_week_says_so_not_closed(
     assert "No places this day (weekly quota reached)" in page.content.decode()
     assert "closed" not in page.content.decode().split("<main", 1)[-1].lower().split("footer")[0]
     zh = client.get(f"/offices/{office.code}/{wednesday}/").content.decode()
-    assert "本日无名额（本周配额已满）" in zh and "该网点当日不办公。" not in zh
+    assert "当日无名额（本周配额已用完）" in zh and "该网点当日不办公。" not in zh
     # The admins' preview reads the same, for the released day and the one planned after it.
     admin = Client(HTTP_ACCEPT_LANGUAGE="en")
     admin.force_login(admin_user)

@@ -12,7 +12,7 @@ from appointments import selectors
 from appointments import services as booking_services
 from appointments.models import DayRelease, Slot
 from offices import services as quota_services
-from offices.models import ClosedDay
+from offices.models import ClosedDay, Office
 from registration.models import User
 
 MONDAY = datetime.date(2030, 1, 7)
@@ -45,7 +45,8 @@ def test_preview_matches_what_the_release_will_do(make_office):
         for d in (MONDAY + datetime.timedelta(days=o) for o in range(8))
     }
     assert [released[d.date] for d in days] == [d.places for d in days]
-    # Released, the quota day still reads as such, not as closed.
+    # Released, the quota day still reads as such, not as closed, even once the quota rises.
+    Office.objects.filter(pk=office.pk).update(weekly_quota=500)
     [(_, after)] = selectors.capacity_preview(today=MONDAY, days=8)
     assert [d.state for d in after][4:7] == ["quota", "quota", "closed"]
 
