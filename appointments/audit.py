@@ -101,7 +101,7 @@ DETAILS: dict[str, Detail] = {
     "ticket_skip": Detail(_("number %(number)d skipped")),
     "ticket_serve": Detail(_("number %(number)d served")),
     "refused": Detail(
-        _("refused: %(what)s; reason: %(reason)s"),
+        _("%(what)s refused: %(reason)s"),
         {"what": REFUSED_ACTIONS, "reason": REFUSAL_REASONS},
     ),
     "plate_void": Detail(_("plate %(plate)s voided: %(reason)s"), {"reason": PLATE_VOID_REASONS}),

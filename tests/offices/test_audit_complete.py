@@ -97,10 +97,10 @@ def test_a_refused_check_in_is_logged_with_its_reason(desk, make_resident, admin
     assert entry.detail_params == {"what": "check_in", "reason": "not_today"}
     assert not AuditEntry.objects.filter(action="check_in").exists()
     english = log_page(admin_user, "en", action="refused")
-    assert "refused: check-in; reason: the booking is not for today" in english
+    assert "check-in refused: the booking is not for today" in english
     assert booking.code in english and "clerk@test.example.org" in english
     chinese = log_page(admin_user, "zh-hans", action="refused")
-    assert "不予办理：签到；原因：预约日期不是当天" in chinese
+    assert "拒绝签到：预约日期不是当天" in chinese
 
 
 def test_a_refused_plate_issue_is_logged_and_the_booking_kept(
@@ -136,11 +136,11 @@ def test_a_refused_plate_issue_is_logged_and_the_booking_kept(
     )
     english = log_page(admin_user, "en", q="plate")
     assert (
-        "refused: inspection and plate issue; reason: not an available plate of this "
+        "inspection and plate issue refused: not an available plate of this "
         "office&#x27;s stock" in english
     )
     chinese = log_page(admin_user, "zh-hans", action="refused")
-    assert "不予办理：查验与发牌；原因：不是本网点库存中的可用号牌" in chinese
+    assert "拒绝查验与发牌：不是本网点库存中的可用号牌" in chinese
 
 
 def test_a_refused_walk_in_is_logged_without_the_id_number(desk, admin_user, clock):
@@ -170,10 +170,10 @@ def test_a_refused_walk_in_is_logged_without_the_id_number(desk, admin_user, clo
     chinese = log_page(admin_user, "zh-hans", action="refused")
     for text in (stored, english, chinese):
         assert young not in text and wrong not in text and young[6:14] not in text
-    assert "refused: priority walk-in; reason: under 65 by the ID number" in english
-    assert "refused: priority walk-in; reason: invalid ID number" in english
-    assert "不予办理：优先现场办理；原因：按身份证号码计算未满 65 周岁" in chinese
-    assert "不予办理：优先现场办理；原因：身份证号码无效" in chinese
+    assert "priority walk-in refused: under 65 by the ID number" in english
+    assert "priority walk-in refused: invalid ID number" in english
+    assert "拒绝优先现场办理：按身份证号码计算未满 65 周岁" in chinese
+    assert "拒绝优先现场办理：身份证号码无效" in chinese
 
 
 def test_a_refused_walk_in_of_a_known_person_names_them(desk, make_resident, clock):
@@ -343,7 +343,7 @@ def test_quota_fields_and_values_are_shown_as_labels(make_office, admin_user, cl
     for raw in ("weekly_quota", "closed_day", "slot_capacity"):
         assert raw not in english
     chinese = log_page(admin_user, "zh-hans", action="quota")
-    assert "每周网上配额: 160 → 120" in chinese
+    assert "每周网上配额：160 → 120" in chinese
     assert "停办日 (2030-01-09): 开放 → 不开放" in chinese
     assert "已放号时段容量 (2030-01-08 09:00-10:00): 10 → 8" in chinese
     assert "open" not in chinese.split('id="audit-log"')[1]
