@@ -345,7 +345,7 @@ def test_quota_fields_and_values_are_shown_as_labels(make_office, admin_user, cl
     chinese = log_page(admin_user, "zh-hans", action="quota")
     assert "每周网上配额：160 → 120" in chinese
     assert "停办日（2030-01-09）：开放 → 不开放" in chinese
-    assert "已放号时段容量 (2030-01-08 09:00-10:00): 10 → 8" in chinese
+    assert "已放号时段容量（2030-01-08 09:00-10:00）：10 → 8" in chinese
     assert "open" not in chinese.split('id="audit-log"')[1]
     # Searched by the label as read, in either language.
     assert "160 → 120" in log_page(admin_user, "en", q="weekly online quota")
