@@ -10,7 +10,6 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from offices.models import ClosedDay, Office
-from offices.services import pending_changes
 
 from . import cache as availability_cache
 from . import services
@@ -486,47 +485,25 @@ def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Offi
     the schedule releases them (``services.days_plan``).
     """
     last = today + datetime.timedelta(days=days - 1)
-    start, end = services.week_bounds(today)[0], services.week_bounds(last)[1]
+    start = services.week_bounds(today)[0]
     offices = list(
         Office.objects.filter(is_active=True).prefetch_related("windows").order_by("code")
     )
-    released: dict[int, dict] = {}
-    booked: dict[tuple[int, datetime.date], int] = {}
-    for r in (
-        Slot.objects.filter(date__range=(start, end))
+    plans = services.offices_days_plan(offices=offices, first=start, last=last, today=today)
+    booked = {
+        (r["office_id"], r["date"]): r["booked"]
+        for r in Slot.objects.filter(office__in=offices, date__range=(today, last))
         .values("office_id", "date")
-        .annotate(places=Sum("capacity"), booked=Sum("booked"))
-    ):
-        released.setdefault(r["office_id"], {})[r["date"]] = r["places"] or 0
-        booked[r["office_id"], r["date"]] = r["booked"] or 0
-    releases: dict[int, dict] = {}
-    for office_id, date, closed_flag in DayRelease.objects.filter(
-        date__range=(start, end)
-    ).values_list("office_id", "date", "closed"):
-        releases.setdefault(office_id, {})[date] = closed_flag
-    closed: dict[int, set] = {}
-    for office_id, date in ClosedDay.objects.filter(date__range=(start, end)).values_list(
-        "office_id", "date"
-    ):
-        closed.setdefault(office_id, set()).add(date)
-    pending = pending_changes(until=last)
-    preview = []
-    for office in offices:
-        days = services.days_plan(
-            office=office,
-            windows=sorted(office.windows.all(), key=lambda w: w.start),
-            first=start,
-            last=last,
-            today=today,
-            released=released.get(office.id, {}),
-            releases=releases.get(office.id, {}),
-            closed=closed.get(office.id, set()),
-            pending=pending,
+        .annotate(booked=Sum("booked"))
+    }
+    return [
+        (
+            office,
+            [
+                PreviewDay(day, state, places, booked.get((office.id, day), 0))
+                for day, state, places in plans[office.id]
+                if day >= today
+            ],
         )
-        rows = [
-            PreviewDay(day, state, places, booked.get((office.id, day), 0))
-            for day, state, places in days
-            if day >= today
-        ]
-        preview.append((office, rows))
-    return preview
+        for office in offices
+    ]

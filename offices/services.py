@@ -278,48 +278,21 @@ def main_urban_week_total(
     nothing). ``closed`` adds (office id, date) closings and ``slot_capacity`` maps slot
     ids to capacities that stand in for the stored ones, so a change can be measured first.
     """
-    from appointments.models import DayRelease, Slot
-    from appointments.services import days_plan, week_bounds
+    from appointments.services import offices_days_plan, week_bounds
 
     monday, sunday = week_bounds(day)
-    slot_capacity = slot_capacity or {}
     offices = list(
         Office.objects.filter(is_main_urban=True, is_active=True).prefetch_related("windows")
     )
-    in_week = {"office__in": offices, "date__range": (monday, sunday)}
-    released: dict[int, dict[datetime.date, int]] = {}
-    for pk, office_id, date, capacity in Slot.objects.filter(**in_week).values_list(
-        "pk", "office_id", "date", "capacity"
-    ):
-        places = released.setdefault(office_id, {})
-        places[date] = places.get(date, 0) + slot_capacity.get(pk, capacity)
-    releases: dict[int, dict[datetime.date, bool]] = {}
-    for office_id, date, is_closed in DayRelease.objects.filter(**in_week).values_list(
-        "office_id", "date", "closed"
-    ):
-        releases.setdefault(office_id, {})[date] = is_closed
-    closed_days: dict[int, set[datetime.date]] = {}
-    for office_id, date in [
-        *ClosedDay.objects.filter(**in_week).values_list("office_id", "date"),
-        *closed,
-    ]:
-        closed_days.setdefault(office_id, set()).add(date)
-    pending = pending_changes(until=sunday)
-    return sum(
-        places
-        for office in offices
-        for _day, _state, places in days_plan(
-            office=office,
-            windows=sorted(office.windows.all(), key=lambda w: w.start),
-            first=monday,
-            last=sunday,
-            today=today,
-            released=released.get(office.pk, {}),
-            releases=releases.get(office.pk, {}),
-            closed=closed_days.get(office.pk, set()),
-            pending=pending,
-        )
+    plans = offices_days_plan(
+        offices=offices,
+        first=monday,
+        last=sunday,
+        today=today,
+        closed=closed,
+        slot_capacity=slot_capacity,
     )
+    return sum(places for days in plans.values() for _day, _state, places in days)
 
 
 def _check_week_floor(
