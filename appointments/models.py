@@ -218,7 +218,10 @@ class Notification(models.Model):
 
     The periodic drain (a Celery task every few seconds) sends pending rows, so a
     booking never waits for, or depends on, the broker; ``key`` makes the same event
-    impossible to record, and so to send, twice.
+    impossible to record, and so to send, twice. ``slot`` is the booking's slot when
+    the message was queued: what the message is about. A message that is no longer
+    true when it would be sent (the booking was cancelled or moved) is marked
+    superseded and never sent.
     """
 
     class Event(models.TextChoices):
@@ -231,11 +234,20 @@ class Notification(models.Model):
         PENDING = "pending", _("pending")
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
+        SUPERSEDED = "superseded", _("superseded, not sent")
 
     booking = models.ForeignKey(
         Booking, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("booking")
     )
     event = models.CharField(_("event"), max_length=20, choices=Event.choices)
+    slot = models.ForeignKey(
+        Slot,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("slot"),
+    )
     key = models.CharField(_("deduplication key"), max_length=100, unique=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING

@@ -22,7 +22,58 @@ class DeliveryFailed(Exception):
     """Sending failed; the notification stays pending for a retry."""
 
 
+def notification_is_current(notification: Notification, *, now: datetime.datetime) -> bool:
+    """Return whether the message is still true, for its booking as it is now.
+
+    A cancellation is true once the booking is cancelled. A reminder says "tomorrow":
+    true only for a booking still booked on the date it was queued for, on the day
+    before (a move to another window of that day keeps it). A confirmation or a move
+    notice names the slot the booking had when it was queued: true while the booking is
+    active in that slot (so a later move or a cancel supersedes it).
+    """
+    booking = notification.booking
+    Event = Notification.Event
+    if notification.event == Event.CANCELLATION:
+        return booking.status == Booking.Status.CANCELLED
+    if notification.slot is None:  # queued before messages recorded their slot
+        return booking.is_active
+    if notification.event == Event.REMINDER:
+        day = notification.slot.date
+        return (
+            booking.status == Booking.Status.BOOKED
+            and booking.date == day
+            and timezone.localdate(now) == day - datetime.timedelta(days=1)
+        )
+    return booking.is_active and booking.slot_id == notification.slot_id
+
+
+def notifications_supersede(*, booking: Booking, now: datetime.datetime | None = None) -> int:
+    """Mark the booking's pending messages that are no longer true as superseded.
+
+    Call in the transaction that cancels or moves the booking, after the change, so
+    the record says at once that they will not be sent. A row a drain holds right now
+    is skipped: the drain decided on the booking as it was before this change, and if
+    its attempt fails, the next attempt checks again (notification_send).
+    """
+    now = now or timezone.now()
+    pending = (
+        Notification.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("slot")
+        .filter(booking=booking, status=Notification.Status.PENDING)
+    )
+    stale = []
+    for notification in pending:
+        notification.booking = booking
+        if not notification_is_current(notification, now=now):
+            stale.append(notification.pk)
+    if not stale:
+        return 0
+    return Notification.objects.filter(pk__in=stale).update(status=Notification.Status.SUPERSEDED)
+
+
 def _render(notification: Notification) -> tuple[str, str]:
+    # The booking as it is now: notification_send has checked that it is still what the
+    # message is about (the slot it was booked or moved into, or the reminder's day).
     booking = notification.booking
     context = {"booking": booking, "office": booking.office, "slot": booking.slot}
     with translation.override(settings.LANGUAGE_CODE):
@@ -48,7 +99,8 @@ def notification_send(*, notification_id: int, now: datetime.datetime | None = N
     """Send one pending notification; return True if this call sent it.
 
     The row is locked (SKIP LOCKED) and must still be pending, so a message is not
-    sent twice however many workers or retries reach it.
+    sent twice however many workers or retries reach it. A message that is no longer
+    true (notification_is_current) is marked superseded instead of being sent.
     """
     now = now or timezone.now()
     error = None
@@ -57,11 +109,15 @@ def notification_send(*, notification_id: int, now: datetime.datetime | None = N
             # Lock only the notification: PostgreSQL refuses FOR UPDATE on the nullable
             # side of the outer joins to the resident's user and the booking's slot.
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("booking__resident__user", "booking__office", "booking__slot")
+            .select_related("booking__resident__user", "booking__office", "booking__slot", "slot")
             .filter(pk=notification_id, status=Notification.Status.PENDING)
             .first()
         )
         if notification is None:
+            return False
+        if not notification_is_current(notification, now=now):
+            notification.status = Notification.Status.SUPERSEDED
+            notification.save(update_fields=["status"])
             return False
         notification.attempts += 1
         try:
@@ -123,7 +179,11 @@ def outbox_drain(*, now: datetime.datetime | None = None) -> int:
 
 
 def reminders_queue(*, now: datetime.datetime | None = None) -> int:
-    """Record a reminder for every booking of tomorrow; safe to run any number of times."""
+    """Record a reminder for every booking of tomorrow; safe to run any number of times.
+
+    The key names the booking and the date, so a booking moved to another day gets a
+    reminder for its new date, and never two for one date.
+    """
     from .services import notification_queue
 
     now = now or timezone.now()
@@ -134,7 +194,7 @@ def reminders_queue(*, now: datetime.datetime | None = None) -> int:
             if notification_queue(
                 booking=booking,
                 event=Notification.Event.REMINDER,
-                key=f"reminder:{booking.pk}",
+                key=f"reminder:{booking.pk}:{tomorrow.isoformat()}",
                 now=now,
             ):
                 queued += 1

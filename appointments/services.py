@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from offices import services as quota_services
 from offices.models import ClosedDay, Office
 
-from . import attempts
+from . import attempts, notifications
 from . import cache as availability_cache
 from .models import Booking, Channel, DayRelease, Notification, RefusedAttempts, Slot
 
@@ -528,11 +528,12 @@ def notification_queue(
     ``new=True`` says the key cannot exist yet (a booking created in this transaction),
     which saves a query and a savepoint.
     """
+    # The message is about the booking's slot as it is now (notification_send checks
+    # that it still is, and renders that slot).
+    facts = {"booking": booking, "event": event, "slot_id": booking.slot_id, "created_at": now}
     if new:
-        return Notification.objects.create(key=key, booking=booking, event=event, created_at=now)
-    notification, created = Notification.objects.get_or_create(
-        key=key, defaults={"booking": booking, "event": event, "created_at": now}
-    )
+        return Notification.objects.create(key=key, **facts)
+    notification, created = Notification.objects.get_or_create(key=key, defaults=facts)
     return notification if created else None
 
 
@@ -658,6 +659,7 @@ def booking_cancel(*, booking: Booking, now: datetime.datetime | None = None) ->
         locked.save(update_fields=["status", "cancelled_at", "updated_at"])
         if locked.slot_id is not None:
             _return_place(locked.slot_id)
+        notifications.notifications_supersede(booking=locked, now=now)
         notification_queue(
             booking=locked,
             event=Notification.Event.CANCELLATION,
@@ -692,6 +694,9 @@ def booking_move(
         locked.office_id = new_slot.office_id
         locked.date = new_slot.date
         locked.save(update_fields=["slot", "office", "date", "updated_at"])
+        # The confirmation, an earlier move notice and a reminder for the old date are
+        # no longer true; the reminder sweep queues one for the new date.
+        notifications.notifications_supersede(booking=locked, now=now)
         notification_queue(
             booking=locked,
             event=Notification.Event.MOVED,
