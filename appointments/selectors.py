@@ -69,7 +69,7 @@ class Snapshot:
         return [d for o in self.offices for d in o.days if d.date == self.today]
 
 
-def _build_snapshot(today: datetime.date) -> Snapshot:
+def _build_snapshot(today: datetime.date, first_releasable: datetime.date) -> Snapshot:
     last = today + datetime.timedelta(days=settings.AVAILABILITY_DAYS)
     offices = list(
         Office.objects.filter(is_active=True)
@@ -117,8 +117,9 @@ def _build_snapshot(today: datetime.date) -> Snapshot:
                 known_closed = (o.id, day) in closed_days or not o.opens_on_weekday(
                     day.isoweekday()
                 )
-                # Today is never released by the schedule (it releases days ahead).
-                state = "closed" if known_closed else "capacity" if day == today else "unreleased"
+                # A day before the schedule's next one, not released by now, never will be.
+                missed = day < first_releasable
+                state = "closed" if known_closed else "capacity" if missed else "unreleased"
             else:
                 state = _released_state(release, slots.get((o.id, day)), o)
             view.days.append(DayView(day, state, slots.get((o.id, day), [])))
@@ -161,7 +162,7 @@ def availability(*, now: datetime.datetime | None = None) -> Snapshot:
     today = timezone.localdate(now or timezone.now())
     snapshot = availability_cache.get()
     if snapshot is None or snapshot.today != today:
-        snapshot = _build_snapshot(today)
+        snapshot = _build_snapshot(today, first_scheduled_day(now=now))
         availability_cache.put(
             snapshot, open_windows(snapshot), settings.AVAILABILITY_CACHE_SECONDS
         )
@@ -179,7 +180,13 @@ def open_windows(snapshot: Snapshot) -> list["Alternative"]:
     ]
 
 
-def office_day(*, office: Office, date: datetime.date, today: datetime.date) -> DayView:
+def office_day(
+    *,
+    office: Office,
+    date: datetime.date,
+    today: datetime.date,
+    first_releasable: datetime.date | None = None,
+) -> DayView:
     """One office's day, with state "past", "unreleased", "closed" or "open"."""
     if date < today:
         return DayView(date, "past")
@@ -193,8 +200,9 @@ def office_day(*, office: Office, date: datetime.date, today: datetime.date) -> 
         )
         if closed:
             return DayView(date, "closed")
-        # The schedule releases days ahead: today, not released by now, never will be.
-        return DayView(date, "capacity" if date == today else "unreleased")
+        # A day before the schedule's next one, not released by now, never will be.
+        first_releasable = first_releasable or today + datetime.timedelta(days=1)
+        return DayView(date, "capacity" if date < first_releasable else "unreleased")
     windows = [
         WindowView(s["id"], s["start"], s["end"], s["capacity"], s["booked"])
         for s in Slot.objects.filter(office=office, date=date)
@@ -271,6 +279,15 @@ def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     at = timezone.localtime(now + schedule.remaining_estimate(last_run))
     horizon = _horizon(task)
     return NextRelease(at=at, opens=at.date() + datetime.timedelta(days=horizon))
+
+
+def first_scheduled_day(*, now: datetime.datetime | None = None) -> datetime.date:
+    """The first day the release schedule will still release: the day after its next run
+    (it opens the days after the day it runs). Without a schedule, tomorrow."""
+    now = now or timezone.now()
+    upcoming = next_release(now=now)
+    run_day = upcoming.at.date() if upcoming else timezone.localdate(now)
+    return run_day + datetime.timedelta(days=1)
 
 
 def open_windows_now(*, now: datetime.datetime | None = None) -> list["Alternative"]:
@@ -478,18 +495,24 @@ class PreviewDay:
     booked: int
 
 
-def capacity_preview(*, today: datetime.date, days: int = 14) -> list[tuple[Office, list]]:
+def capacity_preview(
+    *, today: datetime.date, days: int = 14, first_releasable: datetime.date | None = None
+) -> list[tuple[Office, list]]:
     """Released places, and what the release will give, per office for the coming days.
 
     Each day not released yet is decided by the release's own rule, in date order as
-    the schedule releases them (``services.days_plan``).
+    the schedule releases them (``services.days_plan``); ``first_releasable`` is the
+    first day the schedule will still release (``first_scheduled_day``; default tomorrow).
     """
+    first_releasable = first_releasable or today + datetime.timedelta(days=1)
     last = today + datetime.timedelta(days=days - 1)
     start = services.week_bounds(today)[0]
     offices = list(
         Office.objects.filter(is_active=True).prefetch_related("windows").order_by("code")
     )
-    plans = services.offices_days_plan(offices=offices, first=start, last=last, today=today)
+    plans = services.offices_days_plan(
+        offices=offices, first=start, last=last, first_releasable=first_releasable
+    )
     booked = {
         (r["office_id"], r["date"]): r["booked"]
         for r in Slot.objects.filter(office__in=offices, date__range=(today, last))

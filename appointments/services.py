@@ -152,7 +152,7 @@ def days_plan(
     windows,
     first: datetime.date,
     last: datetime.date,
-    today: datetime.date,
+    first_releasable: datetime.date,
     released: dict[datetime.date, int],
     releases: dict[datetime.date, bool],
     closed: set[datetime.date],
@@ -161,16 +161,17 @@ def days_plan(
     """Yield (day, state, places) for ``office`` from ``first`` (a Monday) to ``last``.
 
     Released days (``releases``: day -> released closed?) give what they released
-    (``released``: day -> places). Days after ``today`` not released yet are decided by
-    ``day_plan`` in date order, as the schedule will release them; days up to today that
-    were never released never will be, and give nothing. States as for the preview:
+    (``released``: day -> places). Days from ``first_releasable`` (the first day the
+    schedule will still release) not released yet are decided by ``day_plan`` in date
+    order, as the schedule will release them; earlier days never released never will be,
+    and give nothing. States as for the preview:
     "released", "planned", "closed", "quota", "capacity" or "unreleased".
     """
     places_by_day = dict(released)
     day = first
     while day <= last:
         places = released.get(day, 0)
-        if day not in releases and day <= today:
+        if day not in releases and day < first_releasable:
             state = "unreleased"
         elif day in releases and (releases[day] or places):
             state = "closed" if releases[day] else "released"
@@ -198,7 +199,7 @@ def offices_days_plan(
     offices,
     first: datetime.date,
     last: datetime.date,
-    today: datetime.date,
+    first_releasable: datetime.date,
     closed: Iterable[tuple[int, datetime.date]] = (),
     slot_capacity: dict[int, int] | None = None,
 ) -> dict[int, list[tuple[datetime.date, str, int]]]:
@@ -236,7 +237,7 @@ def offices_days_plan(
                 windows=sorted(office.windows.all(), key=lambda w: w.start),
                 first=first,
                 last=last,
-                today=today,
+                first_releasable=first_releasable,
                 released=released.get(office.pk, {}),
                 releases=releases.get(office.pk, {}),
                 closed=closed_days.get(office.pk, set()),

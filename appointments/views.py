@@ -48,7 +48,12 @@ def office_day(request: HttpRequest, code: str, day: str) -> HttpResponse:
     if office is None or date is None:
         raise Http404
     now = timezone.now()
-    day_view = selectors.office_day(office=office, date=date, today=timezone.localdate(now))
+    day_view = selectors.office_day(
+        office=office,
+        date=date,
+        today=timezone.localdate(now),
+        first_releasable=selectors.first_scheduled_day(now=now),
+    )
     return render(
         request,
         "appointments/office_day.html",

@@ -269,7 +269,9 @@ class OfficeAdmin(admin.ModelAdmin):
             ),
             "floor": settings.WEEKLY_ONLINE_FLOOR,
             "next_release": selectors.next_release(),
-            "preview": selectors.capacity_preview(today=today),
+            "preview": selectors.capacity_preview(
+                today=today, first_releasable=selectors.first_scheduled_day()
+            ),
             "form": form,
             "schedule_form": schedule_form,
         }

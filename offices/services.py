@@ -288,7 +288,7 @@ def main_urban_week_total(
         offices=offices,
         first=monday,
         last=sunday,
-        today=today,
+        first_releasable=today + datetime.timedelta(days=1),
         closed=closed,
         slot_capacity=slot_capacity,
     )
