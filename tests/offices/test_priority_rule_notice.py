@@ -1,5 +1,7 @@
 """Residents are told that veterans and people aged 65+ need no booking (brief, rule 3)."""
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -34,3 +36,15 @@ def test_home_and_availability_pages_state_the_priority_rule(
     assert 'class="priority-rule"' in html
     assert heading in html
     assert text in html
+
+
+@pytest.mark.django_db
+def test_the_home_page_says_which_service_points_serve_priority_walk_ins(make_office):
+    make_office(name="Central Hall", is_main_urban=True)
+    make_office(name="Vehicle Office", is_main_urban=False)
+    html = Client(HTTP_ACCEPT_LANGUAGE="en").get("/").content.decode()
+    cards = dict(re.findall(r'<li class="office">\s*<h3>(.*?)</h3>(.*?)</li>', html, re.S))
+    assert "Main urban area: no booking needed for veterans and 65+" in cards["Central Hall"]
+    assert "Main urban area" not in cards["Vehicle Office"]
+    zh = Client().get("/").content.decode()
+    assert "主城区网点：退役军人和年满65周岁居民可免预约" in zh
