@@ -2,10 +2,11 @@
 
 import datetime
 import time
+import zoneinfo
 
 import pytest
+import time_machine
 from django.test import Client
-from django.utils import timezone
 
 from appointments import attempts
 from appointments.models import Booking, RefusedAttempts
@@ -13,6 +14,14 @@ from registration import services as registration_services
 from registration.models import User
 
 DAY = datetime.date(2030, 1, 8)
+NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))  # eve of DAY
+
+
+@pytest.fixture
+def clock():
+    """Fixed before the logins: sessions, no-show cooldowns and bookings read this moment."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 def counted(office) -> dict[str, int]:
@@ -34,7 +43,7 @@ def person(make_resident):
     return make
 
 
-def test_each_refusal_through_the_pages_is_counted_once(make_slot, person):
+def test_each_refusal_through_the_pages_is_counted_once(clock, make_slot, person):
     slot = make_slot(capacity=1, day=DAY)
     other_slot = make_slot(
         capacity=5, day=DAY, office=slot.office, start=datetime.time(10), end=datetime.time(11)
@@ -42,7 +51,7 @@ def test_each_refusal_through_the_pages_is_counted_once(make_slot, person):
     holder, holder_bike, holder_client = person(1)
     _, other_bike, other_client = person(2)
     late, late_bike, late_client = person(3)
-    past = make_slot(day=timezone.localdate() - datetime.timedelta(days=5), office=slot.office)
+    past = make_slot(day=NOW.date() - datetime.timedelta(days=5), office=slot.office)
     for _ in range(3):  # three no-shows within 30 days: in cooldown
         Booking.objects.create(
             resident=late,
@@ -50,7 +59,7 @@ def test_each_refusal_through_the_pages_is_counted_once(make_slot, person):
             date=past.date,
             slot=past,
             status="no_show",
-            created_at=timezone.now(),
+            created_at=NOW,
         )
 
     def post(client, bike, target=slot):

@@ -8,8 +8,10 @@ always equals the number of bookings that hold a place in the slot.
 import collections
 import datetime
 import threading
+import zoneinfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.db.models import Count, Q
 
@@ -22,6 +24,15 @@ MONDAY = datetime.date(2030, 1, 7)
 # Statuses in which a booking keeps its place in the slot (a cancelled one gives it back).
 HOLDING_STATUSES = ("booked", "checked_in", "completed", "no_show")
 JOIN_TIMEOUT = 60
+# The Sunday evening before MONDAY: every window is still ahead. The clock is the
+# process's, so the booking threads read it too.
+NOW = datetime.datetime(2030, 1, 6, 20, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 def run_at_once(targets):

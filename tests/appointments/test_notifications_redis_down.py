@@ -15,9 +15,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+import time_machine
+from django.utils import timezone
 from kombu import pools
 from kombu.utils.collections import eqhash
 
@@ -35,6 +38,9 @@ from tests.conftest import (
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY = datetime.date(2030, 1, 7)
+# The Sunday evening before MONDAY's 09:00 window. Time ticks: Redis and the worker need
+# it to pass, and the worker is started at this test's clock (see celery_worker).
+NOW = datetime.datetime(2030, 1, 6, 20, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 SMS_LINE = "SMS (development backend) to"
 
 
@@ -138,13 +144,22 @@ def redis_server(port: int, workdir: Path):
 def celery_worker(broker_url: str, log_path: Path):
     with log_path.open("w") as log:
         proc = start_celery_worker(
-            broker_url=broker_url, stdout=log, SMS_BACKEND="registration.sms.ConsoleSmsBackend"
+            broker_url=broker_url,
+            stdout=log,
+            SMS_BACKEND="registration.sms.ConsoleSmsBackend",
+            TEST_CLOCK=timezone.now().isoformat(),  # the worker's clock goes on from ours
         )
     try:
         wait_for_worker(proc, log_path)
         yield proc
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -161,7 +176,7 @@ def redis_server_binary():
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_booking_succeeds_with_the_broker_down_and_is_notified_once_it_is_back(
-    make_slot, redis_server_binary, caplog
+    clock, make_slot, redis_server_binary, caplog
 ):
     port = free_port()
     broker_url = f"redis://127.0.0.1:{port}/0"

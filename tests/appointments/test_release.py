@@ -1,6 +1,8 @@
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.db import IntegrityError
 
 from appointments import services
@@ -8,6 +10,15 @@ from appointments.models import DayRelease, Slot
 from offices.models import ClosedDay
 
 MONDAY = datetime.date(2030, 1, 7)
+# The schedule's moment for MONDAY: 08:00 the day before. A release applies the plans due
+# by today, so it reads the clock (tests that need another moment pass ``now``).
+RELEASE_AT = datetime.datetime(2030, 1, 6, 8, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(RELEASE_AT, tick=False) as traveller:
+        yield traveller
 
 
 def capacities(office, day):

@@ -2,14 +2,24 @@
 
 import datetime
 import threading
+import zoneinfo
 
 import pytest
+import time_machine
 from django.db import connection
 
 from appointments import services
 from appointments.models import DayRelease, Slot
 
 MONDAY = datetime.date(2030, 1, 7)
+# 08:00 the day before MONDAY, the schedule's moment; the threads read the same clock.
+RELEASE_AT = datetime.datetime(2030, 1, 6, 8, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(RELEASE_AT, tick=False) as traveller:
+        yield traveller
 
 
 def run_in_threads(target, count):

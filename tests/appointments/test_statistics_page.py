@@ -3,11 +3,12 @@
 import csv
 import datetime
 import io
+import zoneinfo
 from html.parser import HTMLParser
 
 import pytest
+import time_machine
 from django.test import Client
-from django.utils import timezone
 
 from registration.models import User
 from tests.stats_city import D1, D
@@ -151,10 +152,21 @@ def test_the_admin_home_links_to_the_supervision_pages(staff):
         assert f'href="{url}"' in html
 
 
-def test_the_default_period_is_the_last_two_weeks(staff):
+# Sunday 23:30 Shanghai is already Sunday 15:30 UTC: the period must end on the local day.
+TODAY_LATE = datetime.datetime(2030, 1, 13, 23, 30, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture
+def late_sunday():
+    """Requested before ``staff``: the admin's session is made at this moment."""
+    with time_machine.travel(TODAY_LATE, tick=False) as traveller:
+        yield traveller
+
+
+def test_the_default_period_is_the_last_two_weeks(late_sunday, staff):
     response = staff.get(URL)
     assert response.status_code == 200
-    today = timezone.localdate()
+    today = TODAY_LATE.date()
     report = response.context["report"]
     assert (report.start, report.end) == (today - datetime.timedelta(days=13), today)
     assert [row.label for row in report.days][-1] == f"{today:%m-%d}"

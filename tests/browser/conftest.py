@@ -8,10 +8,11 @@ import datetime
 import os
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.cache import cache
-from django.utils import timezone
 
 from appointments import services as appointment_services
 from appointments.models import Slot
@@ -28,6 +29,10 @@ CHROMIUM_ARGS = [
 ]
 PHONE_VIEWPORT = {"width": 375, "height": 740}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# The browser tests' "now": Monday 09:00 in Shanghai, offices open. Three days ahead is a
+# Thursday, and the Wednesday before it is an opening day too (offices open Mon-Sat).
+NOW = datetime.datetime(2030, 1, 7, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+TODAY = NOW.date()
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +79,15 @@ def new_page(browser, live_server):
 
 
 @pytest.fixture(autouse=True)
+def clock():
+    """Every browser test starts at NOW, before anyone logs in (a session's expiry is read
+    from the clock then). Time ticks: the live server and Chromium need it to pass; the
+    cookies' Max-Age makes a date years away no problem for the browser."""
+    with time_machine.travel(NOW, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture(autouse=True)
 def _clean_outbox_and_cache():
     """Fresh SMS outbox, availability cache and allauth rate limits for every test."""
     ConsoleSmsBackend.outbox.clear()
@@ -85,7 +99,7 @@ def _clean_outbox_and_cache():
 @pytest.fixture
 def released_day(make_office):
     """Two offices with four windows each, released for a day a few days ahead."""
-    day = timezone.localdate() + datetime.timedelta(days=3)
+    day = TODAY + datetime.timedelta(days=3)
     make_office(name="东城服务点", address="东城路1号", district="东城区")
     make_office(name="西城服务点", address="西城路2号", district="西城区")
     result = appointment_services.slots_release(day=day)

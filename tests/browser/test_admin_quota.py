@@ -13,10 +13,9 @@ import re
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.utils import timezone
 
 from offices.models import Office, PlannedChange, QuotaChange
-from tests.browser.conftest import CHROMIUM, screenshot
+from tests.browser.conftest import CHROMIUM, TODAY, screenshot
 
 if not os.path.exists(CHROMIUM) and os.environ.get("REQUIRE_SERVICES") != "1":
     pytest.skip(f"browser tests need {CHROMIUM}", allow_module_level=True)
@@ -136,10 +135,8 @@ def test_admin_plans_a_capacity_change_from_a_later_day(
     """Plan a lower daily capacity from a day: the preview changes from that day only, the
     plan is listed and logged with its day; a plan that breaks the floor is refused."""
     office, other = main_urban_offices[:2]
-    today = timezone.localdate()
-    day = today + datetime.timedelta(days=3)
-    while day.isoweekday() in (7, 1):  # the day and the one before it both open (Mon-Sat)
-        day += datetime.timedelta(days=1)
+    today = TODAY  # a Monday
+    day = today + datetime.timedelta(days=3)  # Thursday: it and the day before both open
     page = _admin_page(new_page, live_server, admin_user)
 
     _plan(page, office=office, field="daily_capacity", value=20, day=day, reason="Training")

@@ -12,13 +12,12 @@ import re
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.utils import timezone
 
 from appointments import services as appointment_services
 from appointments.models import Booking, QueueTicket, Slot
 from registration import services as registration_services
 from registration.models import EBike, PlateNumber, PlateRegistration, User
-from tests.browser.conftest import CHROMIUM, screenshot
+from tests.browser.conftest import CHROMIUM, NOW, TODAY, screenshot
 from tests.conftest import make_id_number
 
 if not os.path.exists(CHROMIUM) and os.environ.get("REQUIRE_SERVICES") != "1":
@@ -27,7 +26,7 @@ if not os.path.exists(CHROMIUM) and os.environ.get("REQUIRE_SERVICES") != "1":
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DESKTOP = {"width": 1280, "height": 800}
-EARLIER = timezone.now() - datetime.timedelta(days=2)
+EARLIER = NOW - datetime.timedelta(days=2)
 
 
 def _expect_path(page, pattern: str) -> None:
@@ -55,10 +54,7 @@ def _clerk_page(new_page, live_server, office):
 
 
 def _birth_years_ago(years: int) -> str:
-    today = timezone.localdate()
-    if (today.month, today.day) == (2, 29):
-        today -= datetime.timedelta(days=1)
-    return today.replace(year=today.year - years).strftime("%Y%m%d")
+    return TODAY.replace(year=TODAY.year - years).strftime("%Y%m%d")  # TODAY is no 29 Feb
 
 
 def test_clerk_scans_code_checks_in_and_issues_a_plate(
@@ -68,7 +64,7 @@ def test_clerk_scans_code_checks_in_and_issues_a_plate(
     registration_services.plate_stock_load(office=office, prefix="营口A", first=1, last=20)
     slot = Slot.objects.create(
         office=office,
-        date=timezone.localdate(),
+        date=TODAY,
         start=datetime.time(0, 1),
         end=datetime.time(0, 30),
         capacity=10,

@@ -1,16 +1,28 @@
 """Clerks at the counter: their office only, today's board, search, full ID on record, check-in."""
 
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.test import Client
-from django.utils import timezone, translation
+from django.utils import translation
 
 from appointments import services
 from appointments.models import AuditEntry, Booking, Slot
 from registration.models import User
 
-EARLIER = timezone.now() - datetime.timedelta(days=2)
+# A Monday mid-morning: today's 00:01 window has started, tomorrow (Tuesday) is open too.
+NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+TODAY = NOW.date()
+EARLIER = NOW - datetime.timedelta(days=2)
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Fixed before any session is made: the clerks' logins expire from this moment."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -20,7 +32,7 @@ def counter(make_office, make_resident):
     clerk_b = User.objects.create_user(email="clerk-b@test.example.org")
     office_a.clerks.add(clerk_a)
     office_b.clerks.add(clerk_b)
-    today = timezone.localdate()
+    today = TODAY
 
     def book(office, day, seq, phone=""):
         slot, _ = Slot.objects.get_or_create(

@@ -1,8 +1,10 @@
 """Inspection and plate issue at the counter: stock, format, once per frame and number."""
 
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -12,6 +14,14 @@ from registration import services
 from registration.models import EBike, PlateNumber, PlateRegistration, User
 
 BEFORE = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+# During the bookings' 09:00-10:00 window on their day: plates are issued then.
+NOW = datetime.datetime(2030, 1, 7, 9, 20, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

@@ -1,17 +1,30 @@
 """Priority walk-ins: veterans and people aged 65+ (by the ID's birth date), once per person."""
 
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.db import IntegrityError, transaction
 from django.test import Client
-from django.utils import timezone, translation
+from django.utils import translation
 
 from appointments import services
 from appointments.models import Booking
 from registration import services as registration_services
 from registration.models import PlateRegistration, User
 from tests.conftest import make_id_number
+
+# A Monday, not 29 February, so "born N years ago today" is a real date in every year.
+NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+TODAY = NOW.date()
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """The age is counted on this day; fixed before any clerk logs in."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -23,10 +36,7 @@ def desk(make_office):
 
 
 def birth_years_ago(years: int, days: int = 0) -> str:
-    today = timezone.localdate()
-    if (today.month, today.day) == (2, 29):  # no 29 February in most years
-        today -= datetime.timedelta(days=1)
-    born = today.replace(year=today.year - years) + datetime.timedelta(days=days)
+    born = TODAY.replace(year=TODAY.year - years) + datetime.timedelta(days=days)
     return born.strftime("%Y%m%d")
 
 
@@ -94,7 +104,7 @@ def test_the_database_refuses_a_second_priority_walkin(desk):
             source="priority_walkin",
             walkin_reason="senior",
             status="checked_in",
-            created_at=timezone.now(),
+            created_at=NOW,
         )
 
 

@@ -4,6 +4,7 @@ import datetime
 import zoneinfo
 
 import pytest
+import time_machine
 from django.test import Client
 
 from appointments import selectors, services
@@ -13,6 +14,14 @@ from tests.conftest import make_id_number
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 MORNING = datetime.datetime(2030, 1, 7, 9, 0, tzinfo=SH)
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """The pages and the calls without ``now`` read MORNING: the numbers issued and the
+    display board are the same day's, whenever the suite runs (not across a midnight)."""
+    with time_machine.travel(MORNING, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

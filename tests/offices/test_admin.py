@@ -1,13 +1,25 @@
 """Quota edits through the Django admin go through the quota service."""
 
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from appointments import services as booking_services
 from appointments.models import Slot
 from offices.models import QuotaChange, TimeWindow
+
+# The Friday before Monday 2030-01-07, the day the slots tests release: the floor checks
+# count that week from "today", and the admin logs in at this moment.
+NOW = datetime.datetime(2030, 1, 4, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture

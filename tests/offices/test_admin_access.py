@@ -1,6 +1,10 @@
 """Admin pages need the admin role: clerks and residents get 403 on every one."""
 
+import datetime
+import zoneinfo
+
 import pytest
+import time_machine
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
@@ -8,6 +12,16 @@ from django.urls import reverse
 from offices import services
 from offices.models import Complaint
 from registration.models import User
+
+# After the complaint's incident day (2026-01-05), before the plan's first day (2031-01-06);
+# sessions are made at this moment too.
+NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 def admin_urls():
@@ -45,7 +59,7 @@ def test_admins_answer_complaints_and_the_resident_sees_it(db, make_office, admi
         user=resident,
         office=make_office(),
         category="insurance",
-        incident_date=__import__("datetime").date(2026, 1, 5),
+        incident_date=datetime.date(2026, 1, 5),
         text="The clerk said I must buy insurance.",
     )
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
@@ -73,7 +87,7 @@ def test_staff_without_permissions_are_refused_on_the_supervision_pages(db, make
         office=office,
         field="daily_capacity",
         value=10,
-        effective_from=__import__("datetime").date(2031, 1, 6),
+        effective_from=datetime.date(2031, 1, 6),
         reason="Plan",
     )
     staff = User.objects.create_user(email="staff@test.example.org", is_staff=True)

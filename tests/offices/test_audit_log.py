@@ -7,7 +7,6 @@ import zoneinfo
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from appointments import services
 from appointments.audit_log import audit_log_search
@@ -33,17 +32,18 @@ def log(make_office, make_resident, admin_user):
     clerk_b = User.objects.create_user(email="clerk-b@test.example.org", phone="+8613900001111")
     office_a.clerks.add(clerk_a)
     office_b.clerks.add(clerk_b)
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
 
     def book(office, name):
+        # Booked on the Sunday evening before the log's first day, for that Monday.
         slot = Slot.objects.create(
             office=office,
-            date=tomorrow,
+            date=local(7, 0).date(),
             start=datetime.time(9),
             end=datetime.time(10),
             capacity=5,
         )
-        return services.booking_create(resident=make_resident(name=name), slot_id=slot.pk)
+        resident = make_resident(name=name)
+        return services.booking_create(resident=resident, slot_id=slot.pk, now=local(6, 18))
 
     zhang, li = book(office_a, "Zhang San"), book(office_b, "Li Si")
     record = services.audit_record

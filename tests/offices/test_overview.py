@@ -6,7 +6,6 @@ import zoneinfo
 import pytest
 import time_machine
 from django.test import Client
-from django.utils import timezone
 
 from appointments import selectors
 from appointments import services as booking_services
@@ -17,6 +16,9 @@ from registration.models import User
 
 MONDAY = datetime.date(2030, 1, 7)
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+# Monday 07:45: between the 07:30 a test moves the schedule to and the 08:00 it moves it
+# from, so the next run moves to the next day; tomorrow (Tuesday) the offices open.
+NOW = datetime.datetime(2030, 1, 7, 7, 45, tzinfo=SHANGHAI)
 
 
 def test_preview_matches_what_the_release_will_do(make_office):
@@ -99,7 +101,14 @@ def test_preview_equals_the_release_for_two_weeks_from_any_weekday(make_office, 
 
 
 @pytest.fixture
-def staff_client(admin_user):
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def staff_client(clock, admin_user):
+    """An admin logged in at NOW (the session expires from the clock at login)."""
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(admin_user)
     return client
@@ -114,9 +123,7 @@ def test_overview_shows_floor_preview_and_next_release(staff_client, main_urban_
 
 
 def test_release_now_is_as_safe_as_the_schedule(staff_client, main_urban_offices):
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    if not main_urban_offices[0].opens_on_weekday(tomorrow.isoweekday()):
-        tomorrow += datetime.timedelta(days=1)  # the fixture's offices close on Sundays
+    tomorrow = NOW.date() + datetime.timedelta(days=1)
     for _ in range(2):
         response = staff_client.post("/admin/offices/office/overview/", {"date": tomorrow})
         assert response["Location"] == "/admin/offices/office/overview/"
@@ -126,7 +133,7 @@ def test_release_now_is_as_safe_as_the_schedule(staff_client, main_urban_offices
 
 @pytest.mark.parametrize("days", [-1, 15])
 def test_release_now_only_from_today_to_two_weeks_ahead(staff_client, main_urban_offices, days):
-    day = timezone.localdate() + datetime.timedelta(days=days)
+    day = NOW.date() + datetime.timedelta(days=days)
     response = staff_client.post("/admin/offices/office/overview/", {"date": day})
     assert response.status_code == 200
     assert "Choose a day from today to 14 days ahead." in response.content.decode()
@@ -165,10 +172,7 @@ def test_admin_sets_the_release_time_and_horizon_and_sees_the_next_run(
     assert task.kwargs == '{"horizon_days": 2}'
     assert not DayRelease.objects.exists()  # saving the schedule releases nothing
 
-    now = timezone.localtime()
-    expected = now.replace(hour=7, minute=30, second=0, microsecond=0)
-    if expected <= now:
-        expected += datetime.timedelta(days=1)
+    expected = datetime.datetime(2030, 1, 8, 7, 30, tzinfo=SHANGHAI)  # 07:30 today has passed
     nxt = selectors.next_release()
     assert (nxt.at, nxt.opens) == (expected, expected.date() + datetime.timedelta(days=2))
     page = staff_client.get("/admin/offices/office/overview/").content.decode()

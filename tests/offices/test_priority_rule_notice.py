@@ -1,8 +1,11 @@
 """Residents are told that veterans and people aged 65+ need no booking (brief, rule 3)."""
 
+import datetime
 import re
+import zoneinfo
 
 import pytest
+import time_machine
 from django.test import Client
 
 CHINESE = (
@@ -13,6 +16,15 @@ ENGLISH = (
     "Veterans and residents aged 65 or over, with valid papers, may register one e-bike in "
     "their own name at any service point in the main urban area without a booking."
 )
+
+# The availability page lists the days from today.
+NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.mark.django_db

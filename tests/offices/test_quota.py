@@ -1,6 +1,8 @@
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.utils import translation
 
 from appointments import services as booking_services
@@ -10,6 +12,15 @@ from offices.models import ClosedDay, QuotaChange, TimeWindow
 
 MONDAY = datetime.date(2030, 1, 7)
 BEFORE = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+# The Friday before MONDAY: its week is all ahead, so the floor counts every day of it
+# (days up to today that were never released count nothing).
+NOW = datetime.datetime(2030, 1, 4, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 def test_main_urban_total_counts_active_main_urban_offices_only(main_urban_offices, make_office):

@@ -6,9 +6,11 @@ import json
 import logging
 import re
 import threading
+import zoneinfo
 from html import escape
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import translation
 from django.utils.translation import gettext
@@ -20,7 +22,15 @@ from registration import sms
 from registration.models import EBike, Resident, User
 from tests.conftest import make_id_number
 
+NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
 ID_CHECKSUM_ERROR = "This ID number's check character is wrong; please check for a typing mistake."
+
+
+@pytest.fixture
+def clock():
+    """For the tests that book: the window booked is ahead of NOW, whatever the real day."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -152,7 +162,7 @@ def test_saved_id_number_is_shown_masked_only(make_login):
     assert number not in response.content.decode()
 
 
-def test_booking_without_details_sends_to_the_profile(make_login, make_slot):
+def test_booking_without_details_sends_to_the_profile(clock, make_login, make_slot):
     client = make_login()
     slot = make_slot(day=datetime.date(2099, 1, 5))
     response = client.get(f"/book/{slot.pk}/")
@@ -222,7 +232,7 @@ def test_removing_an_unbooked_ebike_works(resident_client):
     assert not EBike.objects.filter(pk=bike.pk).exists()
 
 
-def test_removing_an_ebike_with_a_booking_is_refused(resident_client, make_slot):
+def test_removing_an_ebike_with_a_booking_is_refused(clock, resident_client, make_slot):
     client = resident_client()
     bike = registration_services.ebike_add(
         resident=client.resident, frame_number="BOOKED0001", brand="A"
