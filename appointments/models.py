@@ -222,6 +222,11 @@ class Notification(models.Model):
     the message was queued: what the message is about. A message that is no longer
     true when it would be sent (the booking was cancelled or moved) is marked
     superseded and never sent.
+
+    A drain claims a row (pending or unknown -> sending, committed) before it calls the
+    gateway, and holds no transaction across the call; a timeout leaves the row
+    "unknown" (it may have arrived), retried only with the same key as message id. A
+    row left "sending" by a crash is moved to "unknown" after a lease.
     """
 
     class Event(models.TextChoices):
@@ -232,6 +237,8 @@ class Notification(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        UNKNOWN = "unknown", _("outcome unknown")
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
         SUPERSEDED = "superseded", _("superseded, not sent")
@@ -258,6 +265,9 @@ class Notification(models.Model):
     # After a failed attempt, not before this time (back-off); None means now.
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=200, blank=True)
+    # When a drain claimed the row to call the gateway; a "sending" row older than the
+    # lease was left by a crash.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")
@@ -268,6 +278,10 @@ class Notification(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
                 name="sent_notification_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(claimed_at__isnull=False),
+                name="sending_notification_has_claim",
             ),
         ]
 

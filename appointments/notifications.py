@@ -4,9 +4,10 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
+from django.core.mail.utils import DNS_NAME
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -16,10 +17,12 @@ from .models import Booking, Notification
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+# What a drain may claim: never sent, or sent without knowing whether it arrived.
+RETRIED = (Notification.Status.PENDING, Notification.Status.UNKNOWN)
 
 
 class DeliveryFailed(Exception):
-    """Sending failed; the notification stays pending for a retry."""
+    """Sending failed or timed out; the notification is retried after its back-off."""
 
 
 def notification_is_current(notification: Notification, *, now: datetime.datetime) -> bool:
@@ -51,9 +54,11 @@ def notifications_supersede(*, booking: Booking, now: datetime.datetime | None =
     """Mark the booking's pending messages that are no longer true as superseded.
 
     Call in the transaction that cancels or moves the booking, after the change, so
-    the record says at once that they will not be sent. A row a drain holds right now
-    is skipped: the drain decided on the booking as it was before this change, and if
-    its attempt fails, the next attempt checks again (notification_send).
+    the record says at once that they will not be sent. A row a drain has claimed
+    ("sending") or sent without an answer ("unknown") is left alone: the drain decided
+    on the booking as it was before this change, and its next attempt checks again
+    (notification_send). A drain's claim made while this transaction holds a row waits
+    for it, then finds the row superseded.
     """
     now = now or timezone.now()
     pending = (
@@ -88,56 +93,103 @@ def _deliver(notification: Notification) -> None:
     phone = (user.phone if user else "") or booking.resident.phone
     subject, text = _render(notification)
     if phone:
-        sms.send_sms(phone, text)
+        # The key goes to the gateway as the message id: a retry after a timeout names
+        # the same message, and a gateway honouring the contract delivers it once.
+        sms.send_sms(phone, text, message_id=notification.key)
     elif user and user.email:
-        send_mail(subject, text, None, [user.email])
+        # A Message-ID that is the same on every retry lets mail systems that drop
+        # repeated ids (and readers' clients) show one message.
+        message_id = f"<{notification.key.replace(':', '.')}@{DNS_NAME}>"
+        EmailMessage(subject, text, None, [user.email], headers={"Message-ID": message_id}).send()
     else:
         raise DeliveryFailed("no phone or e-mail on record")
 
 
 def notification_send(*, notification_id: int, now: datetime.datetime | None = None) -> bool:
-    """Send one pending notification; return True if this call sent it.
+    """Send one due notification; return True if this call sent it.
 
-    The row is locked (SKIP LOCKED) and must still be pending, so a message is not
-    sent twice however many workers or retries reach it. A message that is no longer
-    true (notification_is_current) is marked superseded instead of being sent.
+    The row is claimed by one conditional UPDATE (pending or unknown -> sending,
+    committed at once, the healthchecks idiom), so of any number of drains reaching it
+    only one calls the gateway, and no transaction or lock is held during the call.
+    A message that is no longer true (notification_is_current) is marked superseded
+    instead. A timeout or a dropped answer leaves it "unknown": it may have arrived,
+    so it is retried with the same message id, which the gateway de-duplicates.
     """
     now = now or timezone.now()
-    error = None
-    with transaction.atomic():
-        notification = (
-            # Lock only the notification: PostgreSQL refuses FOR UPDATE on the nullable
-            # side of the outer joins to the resident's user and the booking's slot.
-            Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("booking__resident__user", "booking__office", "booking__slot", "slot")
-            .filter(pk=notification_id, status=Notification.Status.PENDING)
-            .first()
+    notification = (
+        Notification.objects.select_related(
+            "booking__resident__user", "booking__office", "booking__slot", "slot"
         )
-        if notification is None:
-            return False
-        if not notification_is_current(notification, now=now):
-            notification.status = Notification.Status.SUPERSEDED
-            notification.save(update_fields=["status"])
-            return False
-        notification.attempts += 1
-        try:
-            _deliver(notification)
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded, then retried
-            error = _error_text(exc)
-            notification.last_error = error
-            notification.next_attempt_at = now + backoff(notification.attempts)
-            if notification.attempts >= MAX_ATTEMPTS:
-                notification.status = Notification.Status.FAILED
-            notification.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+        .filter(pk=notification_id, status__in=RETRIED)
+        .first()
+    )
+    if notification is None:
+        return False
+    seen = Notification.objects.filter(
+        pk=notification.pk, status=notification.status, attempts=notification.attempts
+    )
+    if not notification_is_current(notification, now=now):
+        # A cancel or move that commits meanwhile has superseded it already; either way
+        # it is not sent. An "unknown" row keeps its last error: it may have arrived.
+        seen.update(status=Notification.Status.SUPERSEDED)
+        return False
+    # The claim. `attempts` in the condition stops a drain that read the row before
+    # another drain's failed attempt from sending it again before its back-off.
+    if (
+        seen.update(status=Notification.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+        != 1
+    ):
+        return False
+    was_unknown = notification.status == Notification.Status.UNKNOWN
+    notification.attempts += 1
+    try:
+        _deliver(notification)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, then retried
+        error = _error_text(exc)
+        if was_unknown or isinstance(exc, sms.SmsOutcomeUnknown | TimeoutError):
+            status = Notification.Status.UNKNOWN
+        elif notification.attempts >= MAX_ATTEMPTS:
+            status = Notification.Status.FAILED
         else:
-            notification.status = Notification.Status.SENT
-            notification.sent_at = now
-            notification.last_error = ""
-            notification.save(update_fields=["attempts", "last_error", "status", "sent_at"])
-    if error is not None:
-        logger.warning("notification %s not sent: %s", notification_id, error)
-        raise DeliveryFailed(error)
+            status = Notification.Status.PENDING
+        # Only our own claim: if the lease ran out and another drain took the row over,
+        # its outcome is the one to keep.
+        Notification.objects.filter(
+            pk=notification.pk, status=Notification.Status.SENDING, claimed_at=now
+        ).update(
+            status=status,
+            last_error=error,
+            next_attempt_at=now + backoff(notification.attempts),
+        )
+        logger.warning("notification %s not sent (%s): %s", notification_id, status, error)
+        raise DeliveryFailed(error) from None
+    # Sent is true whoever holds the claim now (the same id was used), so it is not
+    # conditional on ours; it only never goes back from sent.
+    Notification.objects.filter(pk=notification.pk).exclude(status=Notification.Status.SENT).update(
+        status=Notification.Status.SENT, sent_at=now, last_error=""
+    )
     return True
+
+
+def notifications_recover(*, now: datetime.datetime | None = None) -> int:
+    """Move rows left "sending" longer than the lease to "unknown"; return how many.
+
+    Such a row was claimed by a drain that stopped (a killed worker, a lost database
+    connection) between the claim and recording the outcome: the message may have
+    arrived, so it is retried with the same message id. Harmless to run any number of times.
+    """
+    now = now or timezone.now()
+    lease = datetime.timedelta(seconds=settings.NOTIFICATION_SENDING_LEASE_SECONDS)
+    recovered = Notification.objects.filter(
+        status=Notification.Status.SENDING, claimed_at__lt=now - lease
+    ).update(
+        status=Notification.Status.UNKNOWN,
+        next_attempt_at=now,
+        last_error="sending stopped before the outcome was recorded",
+    )
+    if recovered:
+        logger.warning("outbox: %s notifications left sending; outcome unknown", recovered)
+    return recovered
 
 
 def _error_text(exc: Exception) -> str:
@@ -145,7 +197,7 @@ def _error_text(exc: Exception) -> str:
     personal data; other messages (an SMTP refusal, say) may quote the address, so only
     their kind is kept."""
     if isinstance(exc, sms.SmsError):
-        return f"SmsError: {exc}"[:200]
+        return f"{exc.__class__.__name__}: {exc}"[:200]
     return exc.__class__.__name__
 
 
@@ -155,10 +207,14 @@ def backoff(attempts: int) -> datetime.timedelta:
 
 
 def pending_ids(*, now: datetime.datetime | None = None, limit: int = 500) -> list[int]:
-    """Pending notifications due now, oldest first."""
+    """Pending and unknown notifications due now, oldest first.
+
+    An "unknown" row is given up (left unknown, for an admin to read) after
+    MAX_ATTEMPTS, like a pending one becomes failed.
+    """
     now = now or timezone.now()
     return list(
-        Notification.objects.filter(status=Notification.Status.PENDING)
+        Notification.objects.filter(status__in=RETRIED, attempts__lt=MAX_ATTEMPTS)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
@@ -167,6 +223,7 @@ def pending_ids(*, now: datetime.datetime | None = None, limit: int = 500) -> li
 
 def outbox_drain(*, now: datetime.datetime | None = None) -> int:
     """Send every notification that is due; return how many were sent. Safe to run at once."""
+    notifications_recover(now=now)
     sent = 0
     for pk in pending_ids(now=now):
         try:

@@ -265,6 +265,14 @@ PLATE_NUMBER_PATTERN = env.str("PLATE_NUMBER_PATTERN", default=r"营口[A-Z][0-9
 SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
 SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")
 SMS_GATEWAY_TIMEOUT = env_int("SMS_GATEWAY_TIMEOUT", 5, minimum=1)
+# Sign-in and sign-up codes are sent inside the web request: a short wait of their own,
+# so a hanging gateway holds a web worker this long at most, and the person is told.
+SMS_LOGIN_TIMEOUT_SECONDS = env_int("SMS_LOGIN_TIMEOUT_SECONDS", 2, minimum=1)
+# An outbox row claimed for sending longer than this was left by a crash: it becomes
+# "unknown" and is retried with the same message id. Keep it well above the gateway timeout.
+NOTIFICATION_SENDING_LEASE_SECONDS = env_int(
+    "NOTIFICATION_SENDING_LEASE_SECONDS", 120, minimum=SMS_GATEWAY_TIMEOUT + 1
+)
 SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="e-bike registration")
 SMS_BACKEND = env.str(
     "SMS_BACKEND",

@@ -315,13 +315,26 @@ def gateway(monkeypatch, settings):
 
 
 def test_http_backend_posts_json_with_the_token(gateway):
-    sms.send_sms("+8613900000051", "您的验证码是 123456")
+    sms.send_sms("+8613900000051", "您的验证码是 123456", message_id="confirmation:7")
     [request] = gateway.received
     assert request["path"] == "/sms/send"
     assert request["headers"]["Authorization"] == "Bearer gateway-token-123"
     assert request["headers"]["Content-Type"].startswith("application/json")
     body = json.loads(request["body"].decode("utf-8"))
-    assert body == {"phone": "+8613900000051", "text": "您的验证码是 123456", "sign": "电动车登记"}
+    assert body == {
+        "id": "confirmation:7",
+        "phone": "+8613900000051",
+        "text": "您的验证码是 123456",
+        "sign": "电动车登记",
+    }
+    assert request["headers"]["Idempotency-Key"] == "confirmation:7"
+
+
+def test_http_backend_gives_a_message_sent_once_a_fresh_id(gateway):
+    sms.send_sms("+8613900000051", "a")
+    sms.send_sms("+8613900000051", "b")
+    ids = [json.loads(r["body"])["id"] for r in gateway.received]
+    assert len(set(ids)) == 2 and all(len(i) == 32 for i in ids)
 
 
 def test_http_backend_raises_on_a_gateway_error(gateway):
@@ -349,7 +362,7 @@ def test_console_backend_logs_the_phone_masked(settings, caplog):
     assert "13912345678" not in caplog.text
     assert "+86139****5678" in caplog.text
     assert "code 654321" in caplog.text
-    assert list(sms.ConsoleSmsBackend.outbox) == [sms.SmsMessage(phone=phone, text="code 654321")]
+    assert [(m.phone, m.text) for m in sms.ConsoleSmsBackend.outbox] == [(phone, "code 654321")]
     sms.ConsoleSmsBackend.outbox.clear()
 
 
