@@ -3,6 +3,7 @@
 import logging
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 from django.contrib import messages
 from django.utils.translation import gettext as _
 
@@ -49,9 +50,15 @@ class AccountAdapter(DefaultAccountAdapter):
         return User.objects.filter(phone=phone, is_active=True).first()
 
     def _send(self, phone: str, text: str) -> None:
-        """Send, or tell the person the SMS could not leave (never a server error)."""
+        """Send, or tell the person the SMS could not leave (never a server error).
+
+        Sent here, in the request, with a short timeout of its own rather than through
+        the outbox and Celery: the person is waiting for the code now, it must arrive
+        with Redis (the broker) down, and a failure is told at once so they can ask
+        again; a late code after a retry is harmless (the newest one counts).
+        """
         try:
-            sms.send_sms(phone, text)
+            sms.send_sms(phone, text, timeout=settings.SMS_LOGIN_TIMEOUT_SECONDS)
         except sms.SmsError as exc:
             logger.error("SMS not sent: %s", exc)
             if self.request is not None:
