@@ -110,7 +110,16 @@ class BookingAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "event", "booking", "status", "attempts", "sent_at", "last_error"]
+    list_display = [
+        "created_at",
+        "event",
+        "booking",
+        "status",
+        "attempts",
+        "claimed_at",
+        "sent_at",
+        "last_error",
+    ]
     list_filter = ["status", "event"]
     search_fields = ["booking__code"]
 
