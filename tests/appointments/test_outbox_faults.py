@@ -8,6 +8,7 @@ Services are given ``now``; the clock is fixed with time-machine.
 import datetime
 import itertools
 import threading
+import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +18,9 @@ from django.db import connection
 from appointments import notifications
 from appointments import services as booking_services
 from appointments.models import Notification, Slot
+from config.celery import app
 from registration.models import User
+from tests.conftest import start_celery_worker, wait_for_worker, wait_until
 from tests.sms_gateway import sms_gateway_fixture  # noqa: F401 - the sms_gateway fixture
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -207,3 +210,82 @@ def test_an_unknown_message_for_a_cancelled_booking_is_not_sent_again(book, sms_
     assert "timed out" in confirmation.last_error  # the record still says it may have arrived
     cancellation = Notification.objects.get(booking=booking, event="cancellation")
     assert sms_gateway.ids() == [confirmation.key, cancellation.key]
+
+
+@pytest.mark.redis
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
+def test_a_worker_killed_during_the_gateway_call_resends_with_the_same_id(
+    book, sms_gateway, redis_url, tmp_path, transactional_db
+):
+    """A real worker claims the message and hangs on the gateway; SIGKILL. The row is
+    left "sending"; after the lease the next drain sends it again under the same id,
+    and a de-duplicating gateway delivers it once."""
+    [booking] = book()
+    key = row(booking).key
+    sms_gateway.mode = "slow:60"  # accepts, then hangs while the worker waits
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        proc = start_celery_worker(
+            broker_url=redis_url,
+            stdout=log,
+            queues=queue,
+            SMS_BACKEND="registration.sms.HttpSmsBackend",
+            SMS_GATEWAY_URL=sms_gateway.url,
+            SMS_GATEWAY_TIMEOUT="30",
+        )
+    try:
+        wait_for_worker(proc, log_path)
+        app.send_task("appointments.tasks.drain_outbox", queue=queue)
+        assert wait_until(lambda: len(sms_gateway.requests) == 1, process=proc)
+        assert row(booking).status == "sending"
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    notification = row(booking)
+    assert (notification.status, notification.attempts) == ("sending", 1)
+
+    sms_gateway.mode = "ok"
+    claimed = notification.claimed_at
+    assert notifications.outbox_drain(now=claimed + datetime.timedelta(seconds=60)) == 0
+    assert len(sms_gateway.requests) == 1  # within the lease: not yet
+    lease = datetime.timedelta(seconds=121)
+    assert notifications.outbox_drain(now=claimed + lease) == 1
+    assert row(booking).status == "sent"
+    assert sms_gateway.ids() == [key, key]
+    assert len(sms_gateway.delivered) == 1
+
+
+class TimingOutOnceMailBackend:
+    """Records each message's Message-ID; the first send times out after "sending"."""
+
+    sent: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        for message in messages:
+            self.sent.append(message.message()["Message-ID"])
+        if len(self.sent) == 1:
+            raise TimeoutError("timed out")
+        return len(messages)
+
+
+def test_an_e_mail_retried_after_a_timeout_keeps_its_message_id(book, settings):
+    settings.EMAIL_BACKEND = "tests.appointments.test_outbox_faults.TimingOutOnceMailBackend"
+    TimingOutOnceMailBackend.sent = []
+    [booking] = book()
+    user = booking.resident.user
+    user.phone, user.email = None, "resident@test.example.org"
+    user.save(update_fields=["phone", "email"])
+
+    assert notifications.outbox_drain(now=NOW) == 0
+    assert row(booking).status == "unknown"
+    assert notifications.outbox_drain(now=NOW + datetime.timedelta(seconds=10)) == 1
+    assert row(booking).status == "sent"
+    first, second = TimingOutOnceMailBackend.sent
+    assert first == second and first.startswith(f"<confirmation.{booking.pk}@")
