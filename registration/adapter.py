@@ -6,6 +6,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.contrib import messages
 from django.utils.translation import gettext as _
 
+from config import cache as cache_backend
+
 from . import sms
 from .forms import ChineseMobileField
 from .idnumber import normalize_mobile
@@ -50,6 +52,19 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def _send(self, phone: str, text: str) -> None:
         """Send, or tell the person the SMS could not leave (never a server error)."""
+        if not cache_backend.available():
+            # allauth's limits on text messages (per number and per address) live in the
+            # cache: without it they cannot be counted, so none is sent (fail closed).
+            logger.error("SMS not sent: the cache that rate-limits it is unavailable")
+            if self.request is not None:
+                messages.error(
+                    self.request,
+                    _(
+                        "Text messages cannot be sent just now. Please try again in a few "
+                        "minutes, or sign in with your e-mail address and password."
+                    ),
+                )
+            return
         try:
             sms.send_sms(phone, text)
         except sms.SmsError as exc:
