@@ -86,6 +86,9 @@ def _get_fallback(key, default=None, version=None):
 class FailSafeRedisCache(ReusingRedisCache):
     """A Redis cache that reads as empty and forgets writes while Redis is out.
 
+    ``incr``/``decr`` and ``clear`` still raise: a counter that silently stays put would
+    lie, and nothing on a request path uses them.
+
     OPTIONS ``RETRY_SECONDS`` (default 5): how long after a failure this process goes
     without Redis before trying again. The other OPTIONS go to redis-py as usual
     (``socket_timeout``, ``socket_connect_timeout``).
