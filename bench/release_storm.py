@@ -1,7 +1,8 @@
 """Release-storm benchmark: thousands of signed-in residents book the moment a day opens.
 
 Runs the real stack on this machine only (127.0.0.1): a fresh PostgreSQL database, a Redis
-database (cache and Celery broker), gunicorn with the production settings, and a separate
+database (cache and Celery broker; both servers may be private instances, see --pg-server
+and --redis-server), gunicorn with the production settings, and a separate
 load-generator process (bench/loadgen.py: asyncio, keep-alive HTTP/1.1). See
 docs/benchmarks.md for what every number means. From the repository root:
 
@@ -38,10 +39,13 @@ import traceback
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
+# The shared servers by default; --pg-server/--redis-server point at others (e.g. private
+# instances to inject faults in, docs/reliability.md), without a database name.
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 REDIS_SERVER = "redis://127.0.0.1:6379"
 # Variables of the app that must not leak in from the caller's shell (the bench sets its own).
@@ -107,6 +111,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--db-name", default="ebike_bench", help="database (dropped and re-created)")
     p.add_argument("--redis-db", type=int, default=9, help="Redis database (flushed)")
+    p.add_argument(
+        "--pg-server",
+        default=PG_SERVER,
+        help="PostgreSQL server as a URL without a database (its user may create databases)",
+    )
+    p.add_argument(
+        "--redis-server", default=REDIS_SERVER, help="Redis server as a URL without a db"
+    )
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     p.add_argument("--keep", action="store_true", help="keep the database and Redis data")
@@ -126,6 +138,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--capacity must be at least 1")
     if not 0 <= args.redis_db <= 15:
         p.error("--redis-db must be 0..15")
+    args.pg_server, args.redis_server = args.pg_server.rstrip("/"), args.redis_server.rstrip("/")
+    pg, rd = urlsplit(args.pg_server), urlsplit(args.redis_server)
+    if pg.scheme not in {"postgres", "postgresql"} or not pg.hostname or pg.path:
+        p.error("--pg-server must be postgres://user@host:port, without a database")
+    if rd.scheme not in {"redis", "rediss"} or not rd.hostname or rd.path:
+        p.error("--redis-server must be redis://host:port, without a database number")
     for item in args.env:
         if "=" not in item:
             p.error(f"--env expects NAME=VALUE, got {item!r}")
@@ -151,8 +169,8 @@ def bench_env(args) -> dict[str, str]:
             "SESSION_COOKIE_SECURE": "false",
             "CSRF_COOKIE_SECURE": "false",
             "SECURE_HSTS_SECONDS": "0",
-            "DATABASE_URL": f"{PG_SERVER}/{args.db_name}",
-            "REDIS_URL": f"{REDIS_SERVER}/{args.redis_db}",
+            "DATABASE_URL": f"{args.pg_server}/{args.db_name}",
+            "REDIS_URL": f"{args.redis_server}/{args.redis_db}",
             "EMAIL_URL": "consolemail://",
             # No message leaves during the run (no worker drains the outbox); production
             # only needs to know where they would go.
@@ -210,18 +228,18 @@ def machine_info() -> dict:
 # --- services ----------------------------------------------------------------------------
 
 
-def _pg_admin():
+def _pg_admin(server: str = PG_SERVER):
     import psycopg2
 
-    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    conn = psycopg2.connect(f"{server}/postgres")
     conn.autocommit = True
     return conn
 
 
-def recreate_database(name: str) -> str:
+def recreate_database(name: str, server: str = PG_SERVER) -> str:
     from psycopg2 import sql
 
-    conn = _pg_admin()
+    conn = _pg_admin(server)
     try:
         with conn.cursor() as cur:
             cur.execute(
@@ -234,10 +252,10 @@ def recreate_database(name: str) -> str:
         conn.close()
 
 
-def drop_database(name: str) -> None:
+def drop_database(name: str, server: str = PG_SERVER) -> None:
     from psycopg2 import sql
 
-    conn = _pg_admin()
+    conn = _pg_admin(server)
     try:
         with conn.cursor() as cur:
             cur.execute(
@@ -905,9 +923,12 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="release-storm-"))
     gunicorn_log = workdir / "gunicorn.log"
     try:
-        log(f"database {args.db_name}, Redis db {args.redis_db}, seed {args.seed}")
+        log(
+            f"database {args.db_name} on {args.pg_server}, Redis db {args.redis_db} on "
+            f"{args.redis_server}, seed {args.seed}"
+        )
         flush_redis(redis_url)
-        machine["postgres"] = recreate_database(args.db_name)
+        machine["postgres"] = recreate_database(args.db_name, args.pg_server)
         db_created = True
         import django
 
@@ -999,7 +1020,7 @@ def main(argv=None) -> int:
                 flush_redis(redis_url)
             if db_created:
                 with contextlib.suppress(Exception):
-                    drop_database(args.db_name)
+                    drop_database(args.db_name, args.pg_server)
         for p in workdir.iterdir():
             p.unlink()
         workdir.rmdir()

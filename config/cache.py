@@ -1,13 +1,38 @@
-"""Django's Redis cache, keeping one redis client per connection pool.
+"""Django's Redis cache, keeping one redis client per connection pool, failing safe.
 
 Django's RedisCacheClient builds a new ``redis.Redis`` for every cache call, which
 costs more than the round trip itself on the hot booking path. A client is
-thread-safe (its pool hands out connections), so one per pool is enough. Short
-socket timeouts keep a Redis outage from holding a request for long: cache errors
-are handled by the callers (appointments.cache) as misses.
+thread-safe (its pool hands out connections), so one per pool is enough.
+
+``FailSafeRedisCache`` (the production cache, see docs/reliability.md "Redis trouble")
+turns a Redis that is down or frozen into a cache that is empty and forgets writes:
+short socket timeouts bound the first failed call, and for ``RETRY_SECONDS`` after it
+this process does not try Redis again, so a frozen Redis costs one timeout per process
+and pause, not one per call. The callers then decide: the availability cache
+(appointments.cache) reads the database; allauth's rate limits let the request through
+(``add`` reports success, so its cache lock does not spin for a second and refuse);
+anything that must not run without a working limit, such as sending a text message,
+asks ``available()`` first (registration.adapter).
+
+Hand-written rather than django-redis with ``IGNORE_EXCEPTIONS``: there ``add`` returns
+None on an outage, which allauth's cache lock reads as "held by someone else": every
+login and sign-up would wait a second and then be refused (429); and django-redis would
+retry a frozen server on every call.
 """
 
+import functools
+import logging
+import threading
+import time
+
+import redis
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+logger = logging.getLogger(__name__)
+
+# The errors of an unreachable, restarting or frozen server. Others (a wrong command, a
+# full memory) are bugs or configuration, and still raise.
+OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 
 
 class ReusingRedisCacheClient(RedisCacheClient):
@@ -27,3 +52,96 @@ class ReusingRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
+
+
+# When each server (by LOCATION) may be tried again, shared by the threads of a process
+# (Django builds one cache object per thread).
+_retry_at: dict[str, float] = {}
+_retry_lock = threading.Lock()
+
+
+def _fail_safe(fallback):
+    """Return ``fallback(*args, **kwargs)`` instead of raising while Redis is out."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            if not self._may_try():
+                return fallback(*args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except OUTAGE_ERRORS as exc:
+                self._failed(exc)
+                return fallback(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _get_fallback(key, default=None, version=None):
+    return default
+
+
+class FailSafeRedisCache(ReusingRedisCache):
+    """A Redis cache that reads as empty and forgets writes while Redis is out.
+
+    ``incr``/``decr`` and ``clear`` still raise: a counter that silently stays put would
+    lie, and nothing on a request path uses them.
+
+    OPTIONS ``RETRY_SECONDS`` (default 5): how long after a failure this process goes
+    without Redis before trying again. The other OPTIONS go to redis-py as usual
+    (``socket_timeout``, ``socket_connect_timeout``).
+    """
+
+    def __init__(self, server, params):
+        params = {**params, "OPTIONS": dict(params.get("OPTIONS") or {})}
+        self.retry_seconds = float(params["OPTIONS"].pop("RETRY_SECONDS", 5))
+        super().__init__(server, params)
+        self._location = server if isinstance(server, str) else ",".join(server)
+
+    def _may_try(self) -> bool:
+        return _retry_at.get(self._location, 0.0) <= time.monotonic()
+
+    def _failed(self, exc: Exception) -> None:
+        with _retry_lock:
+            first = self._may_try()
+            _retry_at[self._location] = time.monotonic() + self.retry_seconds
+        if first:  # one line per outage and process, not one per call
+            logger.warning(
+                "cache unavailable, going without it for %ss: %s: %s",
+                self.retry_seconds,
+                exc.__class__.__name__,
+                exc,
+            )
+
+    def available(self) -> bool:
+        """Return True if Redis answers now (a PING within the socket timeout)."""
+        if not self._may_try():
+            return False
+        try:
+            self._cache.get_client(write=True).ping()
+        except OUTAGE_ERRORS as exc:
+            self._failed(exc)
+            return False
+        return True
+
+    get = _fail_safe(_get_fallback)(ReusingRedisCache.get)
+    # "Stored": allauth's rate limiter takes a lock with add() and would otherwise spin.
+    # Nothing in this project uses add() for mutual exclusion: the database decides.
+    add = _fail_safe(lambda *a, **kw: True)(ReusingRedisCache.add)
+    set = _fail_safe(lambda *a, **kw: None)(ReusingRedisCache.set)
+    touch = _fail_safe(lambda *a, **kw: False)(ReusingRedisCache.touch)
+    delete = _fail_safe(lambda *a, **kw: False)(ReusingRedisCache.delete)
+    get_many = _fail_safe(lambda *a, **kw: {})(ReusingRedisCache.get_many)
+    has_key = _fail_safe(lambda *a, **kw: False)(ReusingRedisCache.has_key)
+    set_many = _fail_safe(lambda data, *a, **kw: list(data))(ReusingRedisCache.set_many)
+    delete_many = _fail_safe(lambda *a, **kw: None)(ReusingRedisCache.delete_many)
+
+
+def available(cache=None) -> bool:
+    """Return True unless the cache is a Redis that is out (other caches always are)."""
+    if cache is None:
+        from django.core.cache import cache
+    check = getattr(cache, "available", None)
+    return check() if check is not None else True

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.utils.translation import gettext as _
 
+from config import cache as cache_backend
+
 from . import sms
 from .forms import ChineseMobileField
 from .idnumber import normalize_mobile
@@ -57,6 +59,19 @@ class AccountAdapter(DefaultAccountAdapter):
         with Redis (the broker) down, and a failure is told at once so they can ask
         again; a late code after a retry is harmless (the newest one counts).
         """
+        if not cache_backend.available():
+            # allauth's limits on text messages (per number and per address) live in the
+            # cache: without it they cannot be counted, so none is sent (fail closed).
+            logger.error("SMS not sent: the cache that rate-limits it is unavailable")
+            if self.request is not None:
+                messages.error(
+                    self.request,
+                    _(
+                        "Text messages cannot be sent just now. Please try again in a few "
+                        "minutes, or sign in with your e-mail address and password."
+                    ),
+                )
+            return
         try:
             sms.send_sms(phone, text, timeout=settings.SMS_LOGIN_TIMEOUT_SECONDS)
         except sms.SmsError as exc:

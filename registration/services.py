@@ -2,6 +2,7 @@
 
 import datetime
 import re
+from importlib import import_module
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -301,3 +302,18 @@ def _plate_issue(*, booking, clerk, office, failed_items, plate_number, now):
             now=now,
         )
     return inspection, registration
+
+
+def sessions_clear_expired() -> int:
+    """Delete the sessions that have expired; return how many there were.
+
+    Django's own sweep (``clearsessions``) through the configured session store, so it
+    follows SESSION_ENGINE. Nothing else removes them: signed-out and abandoned sessions
+    (with the user id) would otherwise stay in the database for ever.
+    """
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    expired = 0
+    if hasattr(store, "get_model_class"):  # database-backed: count what goes
+        expired = store.get_model_class().objects.filter(expire_date__lt=timezone.now()).count()
+    store.clear_expired()
+    return expired

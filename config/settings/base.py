@@ -185,13 +185,25 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL must start with redis://, got {REDIS_URL!r}")
 
+# Milliseconds a cache call may wait for Redis, and seconds a process then goes without it.
+CACHE_TIMEOUT_MS = env_int("CACHE_TIMEOUT_MS", 250, minimum=1)
+CACHE_RETRY_SECONDS = env_int("CACHE_RETRY_SECONDS", 5)
+
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.ReusingRedisCache",
+            # Reads as empty while Redis is down or frozen: see config/cache.py and
+            # docs/reliability.md "Redis trouble". Every page and booking touches the
+            # cache, so its timeouts are short: a frozen Redis costs one of them per
+            # process every CACHE_RETRY_SECONDS.
+            "BACKEND": "config.cache.FailSafeRedisCache",
             "LOCATION": env.str("CACHE_REDIS_URL", default=REDIS_URL),
             "KEY_PREFIX": "ebike",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_TIMEOUT_MS / 1000,
+                "socket_timeout": CACHE_TIMEOUT_MS / 1000,
+                "RETRY_SECONDS": CACHE_RETRY_SECONDS,
+            },
         }
     }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

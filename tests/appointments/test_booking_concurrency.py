@@ -263,3 +263,48 @@ def test_invariant_helper_counts_held_places_and_ignores_cancelled(make_slot, ma
     Slot.objects.filter(pk=slot.pk).update(booked=4)  # pretend the cancel kept its place
     with pytest.raises(AssertionError):
         assert_slot_counters_match_bookings()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_cancel_and_move_of_the_same_booking_at_once_return_its_place_once(
+    make_office, make_slot, make_person
+):
+    # Two tabs of one resident: cancel in one, move in the other; or two moves. Without
+    # the booking's row lock both see it "booked" in its first window and both give that
+    # place back, so the counter drops below the bookings that hold it.
+    office = make_office()
+    outcomes_seen = collections.Counter()
+    for round_no in range(20):
+        day = MONDAY + datetime.timedelta(days=round_no)
+        first, second, third = (
+            make_slot(
+                capacity=5, office=office, day=day, start=datetime.time(h), end=datetime.time(h + 1)
+            )
+            for h in (9, 10, 11)
+        )
+        booking = services.booking_create(resident=make_person(), slot_id=first.pk)
+        for _ in range(2):  # others in the first window, so a double return shows
+            services.booking_create(resident=make_person(), slot_id=first.pk)
+
+        if round_no % 2 == 0:
+            race = [
+                lambda b=booking: services.booking_cancel(booking=b),
+                lambda b=booking, s=second: services.booking_move(booking=b, slot_id=s.pk),
+            ]
+        else:
+            race = [
+                lambda b=booking, s=second: services.booking_move(booking=b, slot_id=s.pk),
+                lambda b=booking, s=third: services.booking_move(booking=b, slot_id=s.pk),
+            ]
+        outcomes = run_at_once(race)
+        counts = error_counts(outcomes)
+        # One after the other: either both apply in turn, or the later one is refused
+        # because the booking was cancelled first.
+        assert set(counts) <= {"ok", "NotCancellable"}, outcomes
+        assert counts["ok"] >= 1, outcomes
+        outcomes_seen.update(counts)
+        first.refresh_from_db()
+        assert first.booked == active_in(first) == 2  # its place came back exactly once
+        assert_slot_counters_match_bookings()
+    assert outcomes_seen["ok"] >= 20
