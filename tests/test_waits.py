@@ -197,25 +197,62 @@ def test_a_terminated_backend_mid_booking_gives_the_busy_page_and_the_next_reque
     booking_setup,
 ):
     slot, first, second = booking_setup.slot, booking_setup.person(), booking_setup.person()
+    lock_released = threading.Event()
+
+    def book_twice():
+        # Both requests in one thread: the second one uses what the first left of the
+        # thread's connection, as the next request of a gunicorn worker would.
+        cut_off = book(first, slot)
+        assert lock_released.wait(BUDGET)
+        return cut_off, book(first, slot)
+
     with (
         session_limits(lock_timeout="60s", statement_timeout="60s"),
         slot_row_locked(slot) as holder,
     ):
-        thread, result = in_thread(lambda: book(first, slot))
+        thread, result = in_thread(book_twice)
         # The request's backend is inside the booking transaction, waiting for the slot.
         assert wait_until(lambda: backends_waiting_on_a_lock(holder), timeout=BUDGET)
         (pid,) = backends_waiting_on_a_lock(holder)
         with holder.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-        thread.join(BUDGET)
+        assert wait_until(lambda: not backends_waiting_on_a_lock(holder), timeout=BUDGET)
+    lock_released.set()
+    thread.join(BUDGET)
     assert "error" not in result, result.get("error")
-    assert_busy_page(result["response"])
-    assert not Booking.objects.exists()
-    assert counters_consistent(slot) and slot.booked == 0
-    # Both residents book fine afterwards, the first one's client included.
-    assert book(first, slot).status_code == 302
+    cut_off, next_request = result["response"]
+    assert_busy_page(cut_off)
+    assert next_request.status_code == 302
+    assert counters_consistent(slot) and slot.booked == 1
+    assert Booking.objects.filter(slot=slot).count() == 1  # nothing of the cut-off attempt
+    assert Notification.objects.count() == 1
     assert book(second, slot).status_code == 302
     assert counters_consistent(slot) and slot.booked == 2
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_between_requests_gives_the_busy_page_then_reconnects(booking_setup):
+    slot, resident = booking_setup.slot, booking_setup.person()
+    assert resident.client.get("/bookings/").status_code == 200  # the connection is open
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    other = psycopg2.connect(**connection.get_connection_params())
+    other.autocommit = True
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            assert wait_until(lambda: not _backend_alive(cursor, pid), timeout=BUDGET)
+    finally:
+        other.close()
+    assert_busy_page(book(resident, slot))  # the session read finds the connection gone
+    assert book(resident, slot).status_code == 302  # on a new connection
+    assert counters_consistent(slot) and slot.booked == 1
+
+
+def _backend_alive(cursor, pid: int) -> bool:
+    cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+    return cursor.fetchone()[0] > 0
 
 
 @pytest.mark.postgres
@@ -242,26 +279,20 @@ def test_bookings_beyond_the_in_flight_limit_get_the_busy_page(booking_setup, se
     assert counters_consistent(slot) and slot.booked == 3
 
 
-def test_the_busy_page_speaks_english_too(settings):
-    settings.BOOKING_MAX_IN_FLIGHT = 0
-    with overload_override(settings):
-        response = Client(HTTP_ACCEPT_LANGUAGE="en").get("/book/1/")
-    assert response.status_code == 503
-    assert "Please try again in 10 seconds." in response.content.decode()
-
-
-@contextlib.contextmanager
-def overload_override(settings):
-    """All turns taken (limit 1, held here), so any booking request is answered busy."""
+def test_the_busy_page_speaks_english_too(settings, tmp_path):
     settings.BOOKING_MAX_IN_FLIGHT = 1
     settings.BOOKING_ADMISSION_WAIT_MS = 0
-    turns = overload.InFlightLimit(settings.BOOKING_IN_FLIGHT_DIR, 1)
-    fd = turns.try_acquire()
+    settings.BOOKING_IN_FLIGHT_DIR = tmp_path
+    turns = overload.InFlightLimit(tmp_path, 1)
+    fd = turns.try_acquire()  # the one turn, as if a booking were running
     assert fd is not None
     try:
-        yield
+        response = Client(HTTP_ACCEPT_LANGUAGE="en").get("/book/1/")
     finally:
         turns.release(fd)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "10"
+    assert "Please try again in 10 seconds." in response.content.decode()
 
 
 def test_a_killed_holder_gives_its_turn_back(tmp_path):
