@@ -163,7 +163,11 @@ class BookingAdmissionMiddleware:
             return self.get_response(request)
         if fd is None:
             logger.warning("booking busy: %d requests in flight", limit)
-            return busy_response()
+            response = busy_response()
+            # Logged just above as a warning: in a rush Django's "ERROR Service Unavailable"
+            # for each of these would bury real errors (django.utils.log.log_response).
+            response._has_been_logged = True  # noqa: SLF001
+            return response
         try:
             return self.get_response(request)
         finally:

@@ -279,7 +279,7 @@ def test_bookings_beyond_the_in_flight_limit_get_the_busy_page(booking_setup, se
     assert counters_consistent(slot) and slot.booked == 3
 
 
-def test_the_busy_page_speaks_english_too(settings, tmp_path):
+def test_the_busy_page_speaks_english_too(settings, tmp_path, caplog):
     settings.BOOKING_MAX_IN_FLIGHT = 1
     settings.BOOKING_ADMISSION_WAIT_MS = 0
     settings.BOOKING_IN_FLIGHT_DIR = tmp_path
@@ -293,6 +293,8 @@ def test_the_busy_page_speaks_english_too(settings, tmp_path):
     assert response.status_code == 503
     assert response["Retry-After"] == "10"
     assert "Please try again in 10 seconds." in response.content.decode()
+    # One warning per busy answer, no error: in a rush they would bury real errors.
+    assert [(r.name, r.levelname) for r in caplog.records] == [("config.overload", "WARNING")]
 
 
 def test_a_killed_holder_gives_its_turn_back(tmp_path):
