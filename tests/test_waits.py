@@ -152,27 +152,36 @@ def test_web_connections_have_time_limits(db):
     assert connection.get_connection_params()["connect_timeout"] == 3
 
 
-def test_workers_wait_longer_than_web_requests():
+def _database_options(**env_extra) -> dict:
+    """DATABASES OPTIONS as the real settings module (not the test one) builds them."""
     code = (
         "import json, django; django.setup();"
         "from django.conf import settings;"
         "print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
     )
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("DB_")},
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
-        "DB_ROLE": "worker",
-        "DB_WORKER_LOCK_TIMEOUT": "45",
+        **env_extra,
     }
     out = subprocess.run(  # noqa: S603 - fixed argv
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    options = json.loads(out)
-    assert options["options"] == (
-        "-c statement_timeout=120s -c lock_timeout=45s -c idle_in_transaction_session_timeout=120s"
-    )
-    assert options["connect_timeout"] == 10
+    return json.loads(out)
+
+
+def test_web_requests_wait_a_few_seconds_and_workers_longer():
+    assert _database_options() == {
+        "options": "-c statement_timeout=5s -c lock_timeout=3s "
+        "-c idle_in_transaction_session_timeout=10s",
+        "connect_timeout": 3,
+    }
+    assert _database_options(DB_ROLE="worker", DB_WORKER_LOCK_TIMEOUT="45") == {
+        "options": "-c statement_timeout=120s -c lock_timeout=45s "
+        "-c idle_in_transaction_session_timeout=120s",
+        "connect_timeout": 10,
+    }
 
 
 @pytest.mark.postgres
