@@ -4,6 +4,9 @@ from django.views.i18n import set_language
 
 from offices import views as office_views
 
+# A lost database outside a view (e.g. saving the session) is a 503 page, not a 500.
+handler500 = "config.overload.server_error"
+
 urlpatterns = [
     path("", office_views.home, name="home"),
     path("healthz", office_views.healthz, name="healthz"),

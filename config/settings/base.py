@@ -75,12 +75,16 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything that reads the session or the database: a busy answer costs neither.
+    "config.overload.BookingAdmissionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, so it sees a view's exception first: a database time-out becomes the 503 page.
+    "config.overload.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,9 +121,49 @@ if DATABASES["default"]["ENGINE"] not in (
         "DATABASE_URL must be postgres://user@host:port/name or sqlite:///path, "
         f"got scheme for {DATABASES['default']['ENGINE']!r}"
     )
+# Every wait on PostgreSQL has a limit (docs/reliability.md, "Waits, time-outs and
+# overload"). Web requests give up after a few seconds, so one stuck row cannot hold every
+# gunicorn worker; Celery workers, beat and migrate (DB_ROLE=worker, set in
+# docker-compose.yml) wait longer. Seconds; 0 turns a limit off.
+DB_ROLE = env.str("DB_ROLE", default="web")
+if DB_ROLE not in ("web", "worker"):
+    raise ImproperlyConfigured(f"DB_ROLE must be web or worker, got {DB_ROLE!r}")
+_DB_TIMEOUT_DEFAULTS = {
+    # name: (web, worker)
+    "STATEMENT_TIMEOUT": (5, 120),
+    "LOCK_TIMEOUT": (3, 30),
+    "IDLE_IN_TRANSACTION_TIMEOUT": (10, 120),
+    "CONNECT_TIMEOUT": (3, 10),
+}
+DB_TIMEOUTS = {
+    name: env_int(
+        f"DB_WORKER_{name}" if DB_ROLE == "worker" else f"DB_{name}",
+        web if DB_ROLE == "web" else worker,
+    )
+    for name, (web, worker) in _DB_TIMEOUT_DEFAULTS.items()
+}
+
+
+def postgres_timeout_options(timeouts: dict[str, int]) -> dict[str, str | int]:
+    """Return libpq connection options that set the session's time-outs (seconds)."""
+    settings = {
+        "statement_timeout": timeouts["STATEMENT_TIMEOUT"],
+        "lock_timeout": timeouts["LOCK_TIMEOUT"],
+        "idle_in_transaction_session_timeout": timeouts["IDLE_IN_TRANSACTION_TIMEOUT"],
+    }
+    options: dict[str, str | int] = {
+        "options": " ".join(f"-c {name}={seconds}s" for name, seconds in settings.items())
+    }
+    if timeouts["CONNECT_TIMEOUT"]:
+        # libpq treats 0 as "wait for ever" and rounds 1 up to 2.
+        options["connect_timeout"] = timeouts["CONNECT_TIMEOUT"]
+    return options
+
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).update(postgres_timeout_options(DB_TIMEOUTS))
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web and worker share the file: wait for a lock rather than fail at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -260,6 +304,17 @@ NO_SHOW_GRACE_MINUTES = env_int("NO_SHOW_GRACE_MINUTES", 30)
 # Refused booking attempts are counted in memory and written at most this often
 # (seconds) per process, so the sold-out answer stays free of database writes.
 BOOKING_ATTEMPTS_FLUSH_SECONDS = env_int("BOOKING_ATTEMPTS_FLUSH_SECONDS", 2)
+# Overload (docs/reliability.md, "Waits, time-outs and overload"). The "busy, try again"
+# page (503) asks residents and clients to come back after this many seconds.
+RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 10, minimum=1)
+# At most this many booking requests (/book/…) run at once on one instance, all gunicorn
+# workers and threads together; one more waits up to BOOKING_ADMISSION_WAIT_MS for a turn,
+# then gets the busy page. 0 turns the limit off. docker-compose.yml sets it one below
+# WEB_CONCURRENCY, so a stuck booking path always leaves a worker for the other pages.
+BOOKING_MAX_IN_FLIGHT = env_int("BOOKING_MAX_IN_FLIGHT", 0)
+BOOKING_ADMISSION_WAIT_MS = env_int("BOOKING_ADMISSION_WAIT_MS", 1000)
+# Lock files of those turns: local to the instance (the container), shared by its workers.
+BOOKING_IN_FLIGHT_DIR = Path(env.str("BOOKING_IN_FLIGHT_DIR", default=str(VAR_DIR / "in-flight")))
 # Integrity flags on the statistics page: an office or clerk stands out when priority
 # walk-ins (or, for offices, complaints) exceed this share of the people served.
 INTEGRITY_WALKIN_SHARE = env_share("INTEGRITY_WALKIN_SHARE", 0.10)

@@ -5,7 +5,7 @@ points them at PostgreSQL and Redis, a bare ``pytest`` runs on SQLite.
 """
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASES, DB_TIMEOUTS, env, postgres_timeout_options
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
@@ -17,6 +17,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# pytest-django holds each test in one transaction, also while it waits for a worker
+# subprocess; the server must not end that session as idle. The other limits stay on.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"].update(
+        postgres_timeout_options({**DB_TIMEOUTS, "IDLE_IN_TRANSACTION_TIMEOUT": 0})
+    )
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Unit tests run tasks inline; integration tests start a real worker against REDIS_URL.
 CELERY_TASK_ALWAYS_EAGER = True
