@@ -5,7 +5,7 @@ points them at PostgreSQL and Redis, a bare ``pytest`` runs on SQLite.
 """
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, env_bool
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
@@ -24,6 +24,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # Write every refused attempt at once, so a test reads what it just did.
 BOOKING_ATTEMPTS_FLUSH_SECONDS = 0
 TEST_REDIS_URL = env.str("REDIS_URL", default="")
+# A test worker releases nothing by itself at start unless its test asks for it.
+RELEASE_RECONCILE_ON_WORKER_START = env_bool("RELEASE_RECONCILE_ON_WORKER_START", False)
 # Serve static files from the app folders (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
