@@ -19,7 +19,8 @@ STORAGES = {
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Unit tests run tasks inline; integration tests start a real worker against REDIS_URL.
-CELERY_TASK_ALWAYS_EAGER = True
+# A test's worker or beat subprocess that must publish for real sets it to 0.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Write every refused attempt at once, so a test reads what it just did.
 BOOKING_ATTEMPTS_FLUSH_SECONDS = 0
