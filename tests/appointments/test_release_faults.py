@@ -153,7 +153,8 @@ def test_redis_down_at_the_release_minute_the_day_is_released_once_it_is_back(
                 first_redis = None
                 # Beat fails to send the release (and the reconcile) and goes on.
                 assert wait_until(
-                    lambda: log_has(beat_log, "Couldn't apply scheduled task"), timeout=90
+                    lambda: log_has(beat_log, "Couldn't apply scheduled task Release slots"),
+                    timeout=90,
                 ), beat_log.read_text()
                 assert not DayRelease.objects.filter(date=TUESDAY).exists()
                 # 2. Redis is back: within a minute, beat's reconcile releases the day.
