@@ -8,6 +8,8 @@ subprocess on the test database, and never touches the shared Redis or PostgreSQ
 2. The worker is SIGKILLed in the middle of the release (held inside its transaction by a
    table lock this test takes): the message is left unacknowledged for the visibility
    timeout, but the restarted worker queues a reconcile at start and the day is released.
+3. Only the pool process running the release is SIGKILLed: the message is rejected and
+   requeued (not acknowledged and lost), and the worker's next process releases the day.
 """
 
 import contextlib
@@ -120,6 +122,28 @@ def log_has(path: Path, text: str) -> bool:
     return text in path.read_text(errors="replace")
 
 
+@contextlib.contextmanager
+def release_held_by_a_lock(process, log_path: Path):
+    """Hold the release inside its transaction (it waits on this table lock) until exit."""
+    test_db = connection.settings_dict["NAME"]
+
+    def release_waits_on_the_lock():
+        with connection.cursor() as cursor:
+            # Statistics are a snapshot per transaction: take a new one.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'",
+                [test_db],
+            )
+            return cursor.fetchone()[0] > 0
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE appointments_dayrelease IN SHARE ROW EXCLUSIVE MODE")
+        yield lambda: wait_until(release_waits_on_the_lock, timeout=90, process=process)
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
@@ -192,29 +216,11 @@ def test_worker_killed_mid_release_the_restarted_worker_releases_the_day(
         office = make_office()
         schedule_release_and_reconcile()
         log_path = tmp / "worker.log"
-        test_db = connection.settings_dict["NAME"]
         with worker(broker_url, log_path) as first:
-            # Hold the release inside its transaction: it waits on this table lock.
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("LOCK TABLE appointments_dayrelease IN SHARE ROW EXCLUSIVE MODE")
+            with release_held_by_a_lock(first, log_path) as release_waits:
                 drop_broker_pools()
                 app.send_task("appointments.tasks.release_upcoming_slots")  # beat's 08:00
-
-                def release_waits_on_the_lock():
-                    with connection.cursor() as cursor:
-                        # Statistics are a snapshot per transaction: take a new one.
-                        cursor.execute("SELECT pg_stat_clear_snapshot()")
-                        cursor.execute(
-                            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-                            " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'",
-                            [test_db],
-                        )
-                        return cursor.fetchone()[0] > 0
-
-                assert wait_until(release_waits_on_the_lock, timeout=90, process=first), (
-                    log_path.read_text()
-                )
+                assert release_waits(), log_path.read_text()
                 # 1. The whole worker is SIGKILLed mid-release.
                 os.kill(first.pid, signal.SIGKILL)
                 first.wait(timeout=30)
@@ -230,3 +236,43 @@ def test_worker_killed_mid_release_the_restarted_worker_releases_the_day(
             assert_released_once(office)
             assert log_has(log_path, f"{RECONCILE}["), log_path.read_text()
     assert_released_once(office)
+
+
+def pool_processes(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_pool_process_killed_mid_release_the_release_is_requeued_not_lost(
+    make_office,
+    redis_server_binary,  # noqa: F811
+):
+    port = free_port()
+    broker_url = f"redis://127.0.0.1:{port}/0"
+    with (
+        time_machine.travel(RELEASE_AT + datetime.timedelta(seconds=30), tick=True),
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server(port, Path(tmp)),
+        celery_broker(broker_url, port),
+    ):
+        office = make_office()
+        schedule_release_and_reconcile()
+        log_path = Path(tmp) / "worker.log"
+        # No reconcile at start and no beat: only the requeued message can release the day.
+        with worker(broker_url, log_path, pool="prefork") as proc:
+            with release_held_by_a_lock(proc, log_path) as release_waits:
+                drop_broker_pools()
+                app.send_task("appointments.tasks.release_slots", args=[TUESDAY.isoformat()])
+                assert release_waits(), log_path.read_text()
+                children = pool_processes(proc.pid)
+                assert len(children) == 1, children
+                os.kill(children[0], signal.SIGKILL)
+                assert wait_until(
+                    lambda: log_has(log_path, "WorkerLostError"), timeout=60, process=proc
+                ), log_path.read_text()
+            released = DayRelease.objects.filter(office=office, date=TUESDAY).exists
+            assert wait_until(released, timeout=60, process=proc), log_path.read_text()
+            assert_released_once(office)
