@@ -117,7 +117,8 @@ def _build_snapshot(today: datetime.date, first_releasable: datetime.date) -> Sn
                 known_closed = (o.id, day) in closed_days or not o.opens_on_weekday(
                     day.isoweekday()
                 )
-                # A day before the schedule's next one, not released by now, never will be.
+                # A day before the schedule's next one, not released by now: past, or missed (the
+                # reconcile releases a missed today within a minute; see slots_release_due).
                 missed = day < first_releasable
                 state = "closed" if known_closed else "capacity" if missed else "unreleased"
             else:
@@ -200,7 +201,8 @@ def office_day(
         )
         if closed:
             return DayView(date, "closed")
-        # A day before the schedule's next one, not released by now, never will be.
+        # A day before the schedule's next one, not released by now: past, or missed (the
+        # reconcile releases a missed today within a minute; see slots_release_due).
         first_releasable = first_releasable or today + datetime.timedelta(days=1)
         return DayView(date, "capacity" if date < first_releasable else "unreleased")
     windows = [
