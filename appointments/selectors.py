@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -117,7 +117,8 @@ def _build_snapshot(today: datetime.date, first_releasable: datetime.date) -> Sn
                 known_closed = (o.id, day) in closed_days or not o.opens_on_weekday(
                     day.isoweekday()
                 )
-                # A day before the schedule's next one, not released by now, never will be.
+                # A day before the schedule's next one, not released by now: past, or missed (the
+                # reconcile releases a missed today within a minute; see slots_release_due).
                 missed = day < first_releasable
                 state = "closed" if known_closed else "capacity" if missed else "unreleased"
             else:
@@ -200,7 +201,8 @@ def office_day(
         )
         if closed:
             return DayView(date, "closed")
-        # A day before the schedule's next one, not released by now, never will be.
+        # A day before the schedule's next one, not released by now: past, or missed (the
+        # reconcile releases a missed today within a minute; see slots_release_due).
         first_releasable = first_releasable or today + datetime.timedelta(days=1)
         return DayView(date, "capacity" if date < first_releasable else "unreleased")
     windows = [
@@ -281,13 +283,95 @@ def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     return NextRelease(at=at, opens=at.date() + datetime.timedelta(days=horizon))
 
 
-def first_scheduled_day(*, now: datetime.datetime | None = None) -> datetime.date:
-    """The first day the release schedule will still release: the day after its next run
-    (it opens the days after the day it runs). Without a schedule, tomorrow."""
+def _next_run_after(schedule, after: datetime.datetime, now: datetime.datetime):
+    schedule.nowfun = lambda: now
+    return now + schedule.remaining_estimate(after)
+
+
+def last_release_run(*, now: datetime.datetime | None = None) -> datetime.datetime | None:
+    """The latest moment at or before ``now`` when the schedule was due to release (local
+    time), or None: not scheduled, or no run in the last eight days."""
+    now = timezone.localtime(now or timezone.now())
+    task = _release_task()
+    if task is None:
+        return None
+    schedule = task.crontab.schedule
+    # Widening look-backs: a pattern such as "every minute" takes a few steps, not
+    # thousands, and a daily run is found in the second.
+    for lookback in (
+        datetime.timedelta(hours=1),
+        datetime.timedelta(days=1),
+        datetime.timedelta(days=8),
+    ):
+        last, after = None, now - lookback
+        while (run := _next_run_after(schedule, after, now)) <= now:
+            last = after = run
+        if last is not None:
+            return timezone.localtime(last)
+    return None
+
+
+def release_due_days(*, now: datetime.datetime | None = None) -> list[datetime.date]:
+    """The days the schedule should have released by ``now``: those its latest run opens
+    (the day after it up to its horizon), from today on. Past days are never released."""
     now = now or timezone.now()
+    last = last_release_run(now=now)
+    if last is None:
+        return []
+    today = timezone.localdate(now)
+    horizon = _horizon(_release_task())
+    days = (last.date() + datetime.timedelta(days=k) for k in range(1, horizon + 1))
+    return [day for day in days if day >= today]
+
+
+def days_not_released(days: list[datetime.date]) -> list[datetime.date]:
+    """Those of ``days`` that some active office has no release of."""
+    offices = Office.objects.filter(is_active=True).count()
+    if not offices:
+        return []
+    released = dict(
+        DayRelease.objects.filter(date__in=days, office__is_active=True)
+        .values("date")
+        .annotate(n=Count("id"))
+        .values_list("date", "n")
+    )
+    return [day for day in days if released.get(day, 0) < offices]
+
+
+@dataclass(frozen=True)
+class ReleaseOverdue:
+    day: datetime.date  # the first due day not released
+    due_at: datetime.datetime  # the scheduled run that should have released it (local)
+    minutes_late: int
+
+
+def release_overdue(*, now: datetime.datetime | None = None) -> ReleaseOverdue | None:
+    """The first day the schedule should have released and has not, once the run that
+    should have released it is ``RELEASE_ALERT_MINUTES`` old; None when all is well."""
+    now = timezone.localtime(now or timezone.now())
+    last = last_release_run(now=now)
+    if last is None:
+        return None
+    late = now - last
+    if late < datetime.timedelta(minutes=settings.RELEASE_ALERT_MINUTES):
+        return None
+    missing = days_not_released(release_due_days(now=now))
+    if not missing:
+        return None
+    return ReleaseOverdue(day=missing[0], due_at=last, minutes_late=int(late.total_seconds() // 60))
+
+
+def first_scheduled_day(*, now: datetime.datetime | None = None) -> datetime.date:
+    """The first day the release schedule will still release: the first its latest run
+    opens, from today on (missed, the reconcile releases it within a minute); before any
+    run, the day after the next one. Without a schedule, tomorrow."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    last = last_release_run(now=now)
+    if last is not None:
+        return max(today, last.date() + datetime.timedelta(days=1))
     upcoming = next_release(now=now)
-    run_day = upcoming.at.date() if upcoming else timezone.localdate(now)
-    return run_day + datetime.timedelta(days=1)
+    return (upcoming.at.date() if upcoming else today) + datetime.timedelta(days=1)
 
 
 def open_windows_now(*, now: datetime.datetime | None = None) -> list["Alternative"]:

@@ -367,6 +367,47 @@ def slots_release_upcoming(
     ]
 
 
+release_logger = logging.getLogger("appointments.release")
+
+
+@dataclass
+class ReconcileResult:
+    released: list[ReleaseResult] = field(default_factory=list)
+    overdue: object = None  # selectors.ReleaseOverdue, or None
+
+    @property
+    def places(self) -> int:
+        return sum(r.places for r in self.released)
+
+
+def slots_release_due(*, now: datetime.datetime | None = None) -> ReconcileResult:
+    """Release every day the schedule should have released by ``now`` and has not.
+
+    Run every minute, at worker start and on demand: whatever trigger was lost (the broker
+    down at the release minute, a killed worker), the next run releases the day. A day
+    released already costs one query. Then alert, on the "appointments.release" logger at
+    ERROR, if a due day is still not released RELEASE_ALERT_MINUTES after the release time.
+    """
+    from .selectors import days_not_released, release_due_days, release_overdue
+
+    now = now or timezone.now()
+    result = ReconcileResult()
+    try:
+        for day in days_not_released(release_due_days(now=now)):
+            result.released.append(slots_release(day=day, now=now))
+    finally:
+        # Checked even when the release failed: that is when the alert matters.
+        result.overdue = release_overdue(now=now)
+        if result.overdue is not None:
+            release_logger.error(
+                "release overdue: %s not released %d minutes after the release time %s",
+                result.overdue.day.isoformat(),
+                result.overdue.minutes_late,
+                result.overdue.due_at.isoformat(),
+            )
+    return result
+
+
 # --- bookings ------------------------------------------------------------------------
 
 

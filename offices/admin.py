@@ -269,6 +269,7 @@ class OfficeAdmin(admin.ModelAdmin):
             ),
             "floor": settings.WEEKLY_ONLINE_FLOOR,
             "next_release": selectors.next_release(),
+            "release_overdue": selectors.release_overdue(),
             "preview": selectors.capacity_preview(
                 today=today, first_releasable=selectors.first_scheduled_day()
             ),

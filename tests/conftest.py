@@ -176,7 +176,9 @@ def make_slot(make_office):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_celery_worker(*, broker_url: str, stdout, queues: str | None = None, **env_extra):
+def start_celery_worker(
+    *, broker_url: str, stdout, queues: str | None = None, pool: str = "solo", **env_extra
+):
     """A real Celery worker subprocess on the test database and the given broker."""
     env = {
         key: value
@@ -191,7 +193,9 @@ def start_celery_worker(*, broker_url: str, stdout, queues: str | None = None, *
     )
     if "TEST_CLOCK" in env:  # the worker's clock goes on from this test's, not the session's
         env["TEST_CLOCK"] = timezone.now().isoformat()
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo"]
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", pool]
+    if pool == "prefork":
+        command += ["--concurrency", "1"]
     command += ["--loglevel", "INFO", "--without-heartbeat", "--without-mingle"]
     command += ["--without-gossip", *(["--queues", queues] if queues else [])]
     return subprocess.Popen(

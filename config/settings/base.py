@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -223,6 +224,19 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# The release's time limits (seconds): at the soft one the release rolls back and the
+# next reconcile (a minute later) tries again; at the hard one its process is killed.
+RELEASE_TASK_SOFT_TIME_LIMIT = env_int("RELEASE_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
+RELEASE_TASK_TIME_LIMIT = env_int("RELEASE_TASK_TIME_LIMIT", 180, minimum=1)
+if RELEASE_TASK_TIME_LIMIT <= RELEASE_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("RELEASE_TASK_TIME_LIMIT must be above RELEASE_TASK_SOFT_TIME_LIMIT")
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=1)
+if CELERY_VISIBILITY_TIMEOUT <= RELEASE_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be above RELEASE_TASK_TIME_LIMIT: a release still "
+        "running would be handed to a second worker"
+    )
+
 # Redis when REDIS_URL is set; otherwise a file cache and a filesystem broker that the
 # web process and the embedded worker share.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -251,7 +265,11 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # An unacknowledged message (its worker killed) goes back to the queue after this
+    # long. It must exceed the longest task's hard time limit, or a task still running is
+    # handed to a second worker; the longest is the release (RELEASE_TASK_TIME_LIMIT).
+    # See docs/reliability.md, "The daily release".
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     CACHES = {
         "default": {
@@ -279,6 +297,21 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# The release has a queue of its own, so a slow SMS gateway holding the outbox drains
+# cannot delay it. A worker started without --queues consumes both.
+CELERY_TASK_QUEUES = (
+    Queue("celery", routing_key="celery"),
+    Queue("release", routing_key="release"),
+)
+CELERY_TASK_ROUTES = {
+    "appointments.tasks.release_slots": {"queue": "release"},
+    "appointments.tasks.release_upcoming_slots": {"queue": "release"},
+    "appointments.tasks.release_reconcile": {"queue": "release"},
+}
+CELERY_TASK_ANNOTATIONS = {
+    name: {"soft_time_limit": RELEASE_TASK_SOFT_TIME_LIMIT, "time_limit": RELEASE_TASK_TIME_LIMIT}
+    for name in CELERY_TASK_ROUTES
+}
 
 # Domain settings.
 # The city-wide weekly online quota of main-urban offices may not drop below this.
@@ -291,6 +324,13 @@ if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", SLOT_RELEASE_TIME):
         f"SLOT_RELEASE_TIME must be HH:MM (24-hour), got {SLOT_RELEASE_TIME!r}"
     )
 SLOT_RELEASE_HORIZON_DAYS = env_int("SLOT_RELEASE_HORIZON_DAYS", 1, minimum=1)
+# Alert (ERROR on the "appointments.release" logger, warning on the capacity overview)
+# when a day the schedule should have released is still not released this many minutes
+# after the release time.
+RELEASE_ALERT_MINUTES = env_int("RELEASE_ALERT_MINUTES", 5, minimum=1)
+# A starting worker queues one reconcile, so a release missed while no worker ran
+# happens as soon as one is back.
+RELEASE_RECONCILE_ON_WORKER_START = env_bool("RELEASE_RECONCILE_ON_WORKER_START", True)
 
 # Booking rules.
 # Residents may cancel or move until this many minutes before their window starts.

@@ -5,7 +5,7 @@ points them at PostgreSQL and Redis, a bare ``pytest`` runs on SQLite.
 """
 
 from .base import *  # noqa: F403
-from .base import DATABASES, DB_TIMEOUTS, env, postgres_timeout_options
+from .base import DATABASES, DB_TIMEOUTS, env, env_bool, postgres_timeout_options
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
@@ -25,11 +25,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     )
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Unit tests run tasks inline; integration tests start a real worker against REDIS_URL.
-CELERY_TASK_ALWAYS_EAGER = True
+# A test's worker or beat subprocess that must publish for real sets it to 0.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Write every refused attempt at once, so a test reads what it just did.
 BOOKING_ATTEMPTS_FLUSH_SECONDS = 0
 TEST_REDIS_URL = env.str("REDIS_URL", default="")
+# A test worker releases nothing by itself at start unless its test asks for it.
+RELEASE_RECONCILE_ON_WORKER_START = env_bool("RELEASE_RECONCILE_ON_WORKER_START", False)
 # Serve static files from the app folders (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

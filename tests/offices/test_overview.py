@@ -202,22 +202,22 @@ def test_a_bad_schedule_is_explained_and_nothing_changes(
     assert (task.crontab.hour, task.crontab.minute) == ("8", "0")
 
 
-def test_a_day_the_schedule_has_passed_reads_not_released_in_the_preview(make_office):
-    """Wednesday 10:00: the 08:00 run opened Thursday before this office existed, so the
-    schedule (daily at 08:00, one day ahead) next opens Friday; Thursday never opens."""
+def test_the_preview_follows_the_schedule_and_its_reconcile(make_office):
+    """Wednesday 10:00: the 08:00 run (one day ahead) opened Thursday before this office
+    existed. The reconcile releases Thursday within a minute, so the preview plans it;
+    today, never released, will not be."""
     wednesday = MONDAY + datetime.timedelta(days=2)
     at = datetime.datetime.combine(wednesday, datetime.time(10), tzinfo=SHANGHAI)
     with time_machine.travel(at, tick=False):
         office = make_office(daily_capacity=32, weekly_quota=500)
         first = selectors.first_scheduled_day()
         [(_, days)] = selectors.capacity_preview(today=wednesday, days=3, first_releasable=first)
-    assert first == wednesday + datetime.timedelta(days=2)
+    assert first == wednesday + datetime.timedelta(days=1)
     assert [(d.state, d.places) for d in days] == [
         ("unreleased", 0),
-        ("unreleased", 0),
+        ("planned", 32),
         ("planned", 32),
     ]
-    thursday_run = at + datetime.timedelta(days=1, hours=-2)
-    booking_services.slots_release_upcoming(horizon_days=1, now=thursday_run)
-    assert not DayRelease.objects.filter(office=office, date=days[1].date).exists()
-    assert DayRelease.objects.get(office=office, date=days[2].date).capacity == 32
+    booking_services.slots_release_due(now=at + datetime.timedelta(minutes=1))
+    assert not DayRelease.objects.filter(office=office, date=wednesday).exists()
+    assert DayRelease.objects.get(office=office, date=days[1].date).capacity == 32
