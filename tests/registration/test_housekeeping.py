@@ -1,14 +1,19 @@
 """Expired sessions are removed by a nightly task that is harmless to run twice."""
 
 import datetime
+import zoneinfo
 
 import pytest
+import time_machine
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from registration import tasks
+
+# The nightly run, 04:00 Shanghai time: the clock is fixed, so "expired" is exact.
+NIGHTLY = datetime.datetime(2030, 1, 7, 4, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
 
 
 def session(expires_in: datetime.timedelta) -> str:
@@ -22,6 +27,7 @@ def session(expires_in: datetime.timedelta) -> str:
 
 
 @pytest.mark.django_db
+@time_machine.travel(NIGHTLY, tick=False)
 def test_clear_expired_sessions_twice_removes_only_expired_ones_once():
     expired = {session(-datetime.timedelta(days=1)), session(-datetime.timedelta(seconds=5))}
     live = {session(datetime.timedelta(hours=1)), session(datetime.timedelta(days=13))}
