@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from config.metrics import metrics
 from offices import views as office_views
 
 # A lost database outside a view (e.g. saving the session) is a 503 page, not a 500.
@@ -11,6 +12,7 @@ urlpatterns = [
     path("", office_views.home, name="home"),
     path("healthz", office_views.healthz, name="healthz"),
     path("readyz", office_views.readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("complaints/", office_views.complaint_list, name="complaint_list"),
     path("complaints/new/", office_views.complaint_new, name="complaint_new"),
     path("me/", include("registration.urls")),

@@ -328,6 +328,8 @@ SLOT_RELEASE_HORIZON_DAYS = env_int("SLOT_RELEASE_HORIZON_DAYS", 1, minimum=1)
 # when a day the schedule should have released is still not released this many minutes
 # after the release time.
 RELEASE_ALERT_MINUTES = env_int("RELEASE_ALERT_MINUTES", 5, minimum=1)
+# Bearer token a Prometheus scraper sends to /metrics; unset, /metrics is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A starting worker queues one reconcile, so a release missed while no worker ran
 # happens as soon as one is back.
 RELEASE_RECONCILE_ON_WORKER_START = env_bool("RELEASE_RECONCILE_ON_WORKER_START", True)
