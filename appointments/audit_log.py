@@ -13,12 +13,12 @@ from django.db.models import CharField, F, Q, QuerySet, Value
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import local_day_bounds
 from offices.models import Office, PlannedChange, QuotaChange
 from registration import services as registration_services
 
 from .audit import detail_search_q, detail_text
 from .models import AuditEntry
-from .selectors import local_day_bounds
 
 QUOTA = "quota"
 PER_PAGE = 100

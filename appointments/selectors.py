@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from core.clock import week_bounds
 from offices.models import ClosedDay, Office
 
 from . import cache as availability_cache
@@ -212,20 +213,6 @@ def office_day(
         .values("id", "start", "end", "capacity", "booked")
     ]
     return DayView(date, _released_state(release, windows, office), windows)
-
-
-def local_day_bounds(
-    start: datetime.date | None, end: datetime.date | None
-) -> tuple[datetime.datetime | None, datetime.datetime | None]:
-    """Aware [from, until) bounds, in Asia/Shanghai, of the inclusive days start..end."""
-    zone = timezone.get_default_timezone()
-    since = datetime.datetime.combine(start, datetime.time.min, tzinfo=zone) if start else None
-    until = None
-    if end:
-        until = datetime.datetime.combine(
-            end + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
-        )
-    return since, until
 
 
 @dataclass(frozen=True)
@@ -590,7 +577,7 @@ def capacity_preview(
     """
     first_releasable = first_releasable or today + datetime.timedelta(days=1)
     last = today + datetime.timedelta(days=days - 1)
-    start = services.week_bounds(today)[0]
+    start = week_bounds(today)[0]
     offices = list(
         Office.objects.filter(is_active=True).prefetch_related("windows").order_by("code")
     )

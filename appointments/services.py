@@ -19,6 +19,8 @@ from django.db.models import Exists, F, Q, Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from core.clock import local_today, week_bounds
+from core.errors import DomainError
 from offices import services as quota_services
 from offices.models import ClosedDay, Office
 
@@ -29,16 +31,9 @@ from .models import Booking, Channel, DayRelease, Notification, RefusedAttempts,
 logger = logging.getLogger(__name__)
 
 
-class BookingError(Exception):
+class BookingError(DomainError):
     """A booking the rules refuse; the message is for the resident (or the clerk), and
     ``code`` says why for the audit log (``appointments.audit.REFUSAL_REASONS``)."""
-
-    code = "other"
-
-    def __init__(self, message: str = "", *, code: str | None = None):
-        super().__init__(message)
-        if code is not None:
-            self.code = code
 
 
 class SlotFull(BookingError):
@@ -79,11 +74,6 @@ def split_capacity(total: int, weights: list[int]) -> list[int]:
     for i in remainders[: total - sum(shares)]:
         shares[i] += 1
     return shares
-
-
-def week_bounds(day: datetime.date) -> tuple[datetime.date, datetime.date]:
-    monday = day - datetime.timedelta(days=day.isoweekday() - 1)
-    return monday, monday + datetime.timedelta(days=6)
 
 
 @dataclass
@@ -349,10 +339,6 @@ def slots_release_now(
         now=now,
     )
     return result
-
-
-def local_today(now: datetime.datetime | None = None) -> datetime.date:
-    return timezone.localdate(now or timezone.now())
 
 
 def slots_release_upcoming(
@@ -1320,7 +1306,7 @@ RELEASE_TASK_NAME = "Release slots for upcoming days"
 MAX_HORIZON_DAYS = 14
 
 
-class ScheduleError(Exception):
+class ScheduleError(DomainError):
     """A release schedule the rules refuse; the message says why."""
 
 

@@ -23,10 +23,10 @@ from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import local_day_bounds
 from offices.models import Complaint, Office
 
 from .models import AuditEntry, Booking, Channel, DayRelease, QueueTicket, RefusedAttempts
-from .selectors import local_day_bounds
 
 
 class Group:

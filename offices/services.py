@@ -22,6 +22,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.clock import week_bounds
+from core.errors import DomainError
+
 from .models import ClosedDay, Office, PlannedChange, QuotaChange, TimeWindow
 
 logger = logging.getLogger(__name__)
@@ -29,7 +32,7 @@ logger = logging.getLogger(__name__)
 QUOTA_FIELDS = ("daily_capacity", "weekly_quota", "opening_weekdays", "is_main_urban", "is_active")
 
 
-class QuotaError(Exception):
+class QuotaError(DomainError):
     """A quota change that the rules refuse; the message says why."""
 
 
@@ -278,7 +281,7 @@ def main_urban_week_total(
     nothing). ``closed`` adds (office id, date) closings and ``slot_capacity`` maps slot
     ids to capacities that stand in for the stored ones, so a change can be measured first.
     """
-    from appointments.services import offices_days_plan, week_bounds
+    from appointments.services import offices_days_plan
 
     monday, sunday = week_bounds(day)
     offices = list(
@@ -304,8 +307,6 @@ def _check_week_floor(
 ) -> None:
     """Refuse a closing or a slot cut (as for ``main_urban_week_total``) that takes the
     ISO week of ``day`` below the floor, naming the week."""
-    from appointments.services import week_bounds
-
     try:
         _check_floor(
             before=main_urban_week_total(day=day, today=today),

@@ -1,0 +1,21 @@
+"""One idiom for a refusal the rules make: a ``DomainError`` with a code and a message.
+
+The message is translated and written for the person who asked (a resident, a clerk, an
+admin); ``code`` says why in a stable, untranslated word, for the audit log, statistics and
+tests. Each area subclasses it with errors named for the cause (``SlotFull``,
+``BelowWeeklyFloor``); views and the admin turn any of them into a message.
+``ValidationError`` stays in forms.
+"""
+
+
+class DomainError(Exception):
+    code = "other"
+
+    def __init__(self, message: str = "", *, code: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
