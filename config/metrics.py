@@ -16,8 +16,9 @@ from prometheus_client.registry import CollectorRegistry
 from appointments.metrics import OutboxCollector, ReleaseCollector
 
 # A registry of our own: the default one would add this process's Python and GC figures,
-# which differ per worker and say nothing about the release.
-registry = CollectorRegistry(auto_describe=True)
+# which differ per worker and say nothing about the release. No auto_describe: it would
+# collect (query the database) when this module is imported.
+registry = CollectorRegistry(auto_describe=False)
 registry.register(ReleaseCollector())
 registry.register(OutboxCollector())
 
