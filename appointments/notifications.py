@@ -235,14 +235,31 @@ def outbox_drain(*, now: datetime.datetime | None = None) -> int:
     return sent
 
 
+def notification_queue(
+    *, booking: Booking, event: str, key: str, now, new: bool = False
+) -> Notification | None:
+    """Record a message in the outbox; the drain task sends it after the commit.
+
+    Must run inside the transaction that changes the booking, so that the message
+    exists if and only if the change does. A second call with the same key is a no-op;
+    ``new=True`` says the key cannot exist yet (a booking created in this transaction),
+    which saves a query and a savepoint.
+    """
+    # The message is about the booking's slot as it is now (notification_send checks
+    # that it still is, and renders that slot).
+    facts = {"booking": booking, "event": event, "slot_id": booking.slot_id, "created_at": now}
+    if new:
+        return Notification.objects.create(key=key, **facts)
+    notification, created = Notification.objects.get_or_create(key=key, defaults=facts)
+    return notification if created else None
+
+
 def reminders_queue(*, now: datetime.datetime | None = None) -> int:
     """Record a reminder for every booking of tomorrow; safe to run any number of times.
 
     The key names the booking and the date, so a booking moved to another day gets a
     reminder for its new date, and never two for one date.
     """
-    from .services import notification_queue
-
     now = now or timezone.now()
     tomorrow = timezone.localdate(now) + datetime.timedelta(days=1)
     queued = 0

@@ -5,16 +5,18 @@ import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from core.clock import week_bounds
 from offices.models import ClosedDay, Office
+from registration.models import EBike
 
 from . import cache as availability_cache
-from . import services
 from .models import Booking, DayRelease, Slot
+from .planning import offices_days_plan
+from .rules import window_started
 
 RELEASE_TASK = "appointments.tasks.release_upcoming_slots"
 
@@ -150,12 +152,8 @@ def past_windows(days, now: datetime.datetime) -> PastWindows:
     """Which of ``days``' windows have begun and which have ended, at ``now``."""
     windows = [(day.date, w) for day in days for w in day.windows]
     return PastWindows(
-        started=frozenset(
-            w.slot_id for date, w in windows if services.window_started(date, w.start, now)
-        ),
-        ended=frozenset(
-            w.slot_id for date, w in windows if services.window_started(date, w.end, now)
-        ),
+        started=frozenset(w.slot_id for date, w in windows if window_started(date, w.start, now)),
+        ended=frozenset(w.slot_id for date, w in windows if window_started(date, w.end, now)),
     )
 
 
@@ -420,8 +418,6 @@ class Alternative:
 
 def bookable_ebike(*, user, ebike_id: int):
     """The user's own e-bike without a plate, with its owner, in one query; or None."""
-    from registration.models import EBike
-
     return (
         EBike.objects.select_related("resident")
         .filter(pk=ebike_id, resident__user=user, plate__isnull=True)
@@ -453,108 +449,6 @@ def active_booking_for_resident(resident) -> Booking | None:
     )
 
 
-# --- the counter -----------------------------------------------------------------------
-
-
-def offices_of_clerk(user) -> QuerySet[Office]:
-    if not user.is_authenticated:
-        return Office.objects.none()
-    return Office.objects.filter(clerks=user, is_active=True).order_by("code")
-
-
-@dataclass
-class BoardWindow:
-    start: datetime.time
-    end: datetime.time
-    counts: dict[str, int]
-
-
-def counter_board(*, office: Office, day: datetime.date) -> tuple[list[BoardWindow], list[Booking]]:
-    """Today's windows with counts per status, and the day's bookings, in two queries."""
-    bookings = list(
-        Booking.objects.filter(office=office, date=day)
-        .exclude(status=Booking.Status.CANCELLED)
-        .select_related("resident", "slot", "ebike")
-        .order_by("slot__start", "created_at")
-    )
-    windows: dict[tuple, BoardWindow] = {}
-    for s in Slot.objects.filter(office=office, date=day).order_by("start"):
-        windows[(s.start, s.end)] = BoardWindow(
-            s.start, s.end, dict.fromkeys(Booking.Status.values, 0)
-        )
-    for b in bookings:
-        if b.slot is not None and (b.slot.start, b.slot.end) in windows:
-            windows[(b.slot.start, b.slot.end)].counts[b.status] += 1
-    return list(windows.values()), bookings
-
-
-def counter_find(*, office: Office, query: str) -> tuple[str, list[Booking]]:
-    """Bookings at this office found by confirmation code, QR payload, ID or phone number,
-    with how the query was read ("id_number", "phone", "qr" or "code") for the audit log."""
-    from django.core.exceptions import ValidationError
-
-    from registration import crypto
-    from registration.idnumber import ascii_form, normalize_mobile
-
-    from .qr import QR_PREFIX
-
-    text = ascii_form(query).strip().upper()
-    if not text:
-        return "code", []
-    kind = "code"
-    if text.startswith(QR_PREFIX):
-        text, kind = text[len(QR_PREFIX) :], "qr"
-    base = (
-        Booking.objects.filter(office=office)
-        .exclude(status=Booking.Status.CANCELLED)
-        .select_related("resident", "slot", "ebike")
-        .order_by("-date")
-    )
-    if len(text) == 18:  # neither a code (10) nor a mobile number can be this long
-        return "id_number", list(base.filter(resident__id_hash=crypto.id_number_hash(text))[:20])
-    try:
-        phone = normalize_mobile(text)
-    except ValidationError:
-        phone = None
-    if phone:
-        found = base.filter(Q(resident__phone=phone) | Q(resident__user__phone=phone))
-        return "phone", list(found[:20])
-    return kind, list(base.filter(code=text)[:1])
-
-
-@dataclass(frozen=True)
-class QueueState:
-    called: list  # tickets being called, newest call first
-    waiting: int
-    mean_service_minutes: float | None
-
-    @property
-    def estimated_wait_minutes(self) -> int | None:
-        if self.mean_service_minutes is None:
-            return None
-        return round(self.waiting * self.mean_service_minutes)
-
-
-def queue_state(*, office: Office, day: datetime.date) -> QueueState:
-    """The display board's numbers and the estimated wait from today's service times."""
-    from .models import QueueTicket
-
-    tickets = list(QueueTicket.objects.filter(office=office, date=day))
-    called = sorted(
-        (t for t in tickets if t.status == QueueTicket.Status.CALLED),
-        key=lambda t: t.called_at,
-        reverse=True,
-    )
-    waiting = sum(1 for t in tickets if t.status == QueueTicket.Status.WAITING)
-    durations = [
-        (t.served_at - t.called_at).total_seconds() / 60
-        for t in tickets
-        if t.status == QueueTicket.Status.SERVED and t.called_at and t.served_at
-    ]
-    mean = sum(durations) / len(durations) if durations else None
-    return QueueState(called=called[:5], waiting=waiting, mean_service_minutes=mean)
-
-
 @dataclass(frozen=True)
 class PreviewDay:
     date: datetime.date
@@ -572,7 +466,7 @@ def capacity_preview(
     """Released places, and what the release will give, per office for the coming days.
 
     Each day not released yet is decided by the release's own rule, in date order as
-    the schedule releases them (``services.days_plan``); ``first_releasable`` is the
+    the schedule releases them (``offices.planning.days_plan``); ``first_releasable`` is the
     first day the schedule will still release (``first_scheduled_day``; default tomorrow).
     """
     first_releasable = first_releasable or today + datetime.timedelta(days=1)
@@ -581,7 +475,7 @@ def capacity_preview(
     offices = list(
         Office.objects.filter(is_active=True).prefetch_related("windows").order_by("code")
     )
-    plans = services.offices_days_plan(
+    plans = offices_days_plan(
         offices=offices, first=start, last=last, first_releasable=first_releasable
     )
     booked = {

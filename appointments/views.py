@@ -3,23 +3,23 @@ import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.http import positive_int
 from offices.models import Office
 from registration.selectors import resident_for_user
 
 from . import cache as availability_cache
-from . import selectors, services
-from .forms import BookForm, MoveForm, PriorityWalkinForm, WindowServeForm
+from . import rules, selectors, services
+from .forms import BookForm, MoveForm
 from .ics import booking_ics
-from .models import Booking, Inspection, QueueTicket, RefusedAttempts, Slot
+from .models import Booking, RefusedAttempts, Slot
 from .qr import qr_payload, qr_svg
 
 
@@ -94,8 +94,8 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
     """
     # Two positive integers; anything else takes the full page, which explains it.
     form_slot, ebike_id = (
-        _positive_int(request.POST.get("slot")),
-        _positive_int(request.POST.get("ebike")),
+        positive_int(request.POST.get("slot")),
+        positive_int(request.POST.get("ebike")),
     )
     if form_slot is None or ebike_id is None:
         return None
@@ -126,18 +126,6 @@ def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
         return _book_page(request, slot_id, refused=exc)  # explained in full, counted once
     messages.success(request, _("Your booking is confirmed."))
     return redirect("booking_detail", code=booking.code)
-
-
-def _refusal_text(exc: Exception) -> str:
-    """The message of a refusal, from a service (BookingError) or a ValidationError."""
-    return exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
-
-
-def _positive_int(value: str | None) -> int | None:
-    if value is None or not value.isascii() or not value.isdigit() or len(value) > 18:
-        return None
-    number = int(value)
-    return number if number > 0 else None
 
 
 def _sold_out(request: HttpRequest, slot_id: int, open_windows: list | None) -> HttpResponse:
@@ -213,13 +201,13 @@ def _own_booking(request, code: str) -> Booking:
 
 
 def _booking_context(booking: Booking) -> dict:
-    changeable = services.booking_changeable(booking, timezone.now())
+    changeable = rules.booking_changeable(booking, timezone.now())
     return {
         "booking": booking,
         "qr_svg": qr_svg(booking.code),
         "qr_payload": qr_payload(booking.code),
         "changeable": changeable,
-        "deadline": services.change_deadline(booking.slot) if booking.slot else None,
+        "deadline": rules.change_deadline(booking.slot) if booking.slot else None,
     }
 
 
@@ -287,209 +275,4 @@ def booking_move(request: HttpRequest, code: str) -> HttpResponse:
             "snapshot": snapshot,
             "past": selectors.past_windows(snapshot.todays_days(), now),
         },
-    )
-
-
-# --- the counter (clerks) ---------------------------------------------------------------
-
-
-def _clerk_office(request: HttpRequest, code: str) -> Office:
-    office = get_object_or_404(Office, code=code, is_active=True)
-    if not services.clerk_can_serve(request.user, office):
-        raise PermissionDenied
-    return office
-
-
-@login_required
-def counter_home(request: HttpRequest) -> HttpResponse:
-    offices = list(selectors.offices_of_clerk(request.user))
-    if not offices:
-        raise PermissionDenied
-    if len(offices) == 1:
-        return redirect("counter_board", code=offices[0].code)
-    return render(request, "counter/home.html", {"offices": offices})
-
-
-@login_required
-def counter_board(request: HttpRequest, code: str) -> HttpResponse:
-    office = _clerk_office(request, code)
-    today = timezone.localdate()
-    windows, bookings = selectors.counter_board(office=office, day=today)
-    # POST, not GET: an ID or phone number must not end up in URLs and access logs.
-    query = request.POST.get("q", "") if request.method == "POST" else ""
-    results = None
-    if query.strip():
-        results = services.counter_search(office=office, clerk=request.user, query=query)
-        if len(results) == 1:
-            return redirect("counter_booking", code=office.code, booking_code=results[0].code)
-    return render(
-        request,
-        "counter/board.html",
-        {
-            "office": office,
-            "today": today,
-            "windows": windows,
-            "bookings": bookings,
-            "query": query,
-            "results": results,
-            "statuses": Booking.Status,
-        },
-    )
-
-
-@login_required
-def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
-    office = _clerk_office(request, code)
-    booking = get_object_or_404(
-        Booking.objects.select_related("resident", "slot", "ebike", "office"),
-        office=office,
-        code=booking_code.upper(),
-    )
-    action = request.POST.get("action") if request.method == "POST" else None
-    if action == "register":
-        return _counter_register(request, office, booking)
-    if request.method == "POST":
-        if action not in ("check_in", "no_show"):
-            return HttpResponseBadRequest(_("Unknown counter action."))
-        no_show = action == "no_show"
-        try:
-            if no_show:
-                services.booking_mark_no_show(booking=booking, clerk=request.user, office=office)
-            else:
-                services.booking_check_in(booking=booking, clerk=request.user, office=office)
-        except services.BookingError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, _("Marked as a no-show.") if no_show else _("Checked in."))
-        return redirect("counter_booking", code=office.code, booking_code=booking.code)
-    id_number = services.id_number_reveal(booking=booking, clerk=request.user, office=office)
-    return render(
-        request,
-        "counter/booking.html",
-        {
-            "office": office,
-            "booking": booking,
-            "id_number": id_number,
-            "can_check_in": services.booking_check_in_allowed(booking, timezone.localdate()),
-            "can_register": booking.status == Booking.Status.CHECKED_IN,
-            "items": Inspection.Item.choices,
-        },
-    )
-
-
-def _counter_register(request: HttpRequest, office: Office, booking: Booking) -> HttpResponse:
-    from registration import services as registration_services
-
-    failed = request.POST.getlist("failed")
-    try:
-        registration_services.plate_issue(
-            booking=booking,
-            clerk=request.user,
-            office=office,
-            failed_items=failed,
-            plate_number=request.POST.get("plate_number", ""),
-        )
-    except (services.BookingError, ValidationError) as exc:
-        messages.error(request, _refusal_text(exc))
-        return redirect("counter_booking", code=office.code, booking_code=booking.code)
-    return redirect("counter_slip", code=office.code, booking_code=booking.code)
-
-
-@login_required
-def counter_slip(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
-    """The printable counter slip: the plate, or everything to bring next time."""
-    office = _clerk_office(request, code)
-    booking = get_object_or_404(
-        Booking.objects.select_related("resident", "ebike", "office"),
-        office=office,
-        code=booking_code.upper(),
-    )
-    return render(
-        request,
-        "counter/slip.html",
-        {
-            "office": office,
-            "booking": booking,
-            "inspection": booking.inspections.order_by("-at").first(),
-            "registration": getattr(booking, "registration", None),
-        },
-    )
-
-
-@login_required
-def counter_walkin(request: HttpRequest, code: str) -> HttpResponse:
-    """A veteran or a person aged 65+ served without a booking (priority walk-in)."""
-    office = _clerk_office(request, code)
-    form = PriorityWalkinForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            booking = services.priority_walkin_start(
-                office=office, clerk=request.user, **form.cleaned_data
-            )
-        except services.WalkinRefused as exc:
-            form.add_error(None, str(exc))
-        except ValidationError as exc:
-            form.add_error("id_number", exc)
-        else:
-            messages.success(request, _("Priority walk-in checked in."))
-            return redirect("counter_booking", code=office.code, booking_code=booking.code)
-    return render(request, "counter/walkin.html", {"office": office, "form": form})
-
-
-@login_required
-def counter_queue(request: HttpRequest, code: str) -> HttpResponse:
-    """The walk-in window: issue numbers, call, recall, skip, serve."""
-    office = _clerk_office(request, code)
-    if not office.has_walkin_window:
-        raise Http404
-    today = timezone.localdate()
-    serve_form = None
-    if request.method == "POST":
-        action = request.POST.get("action")
-        ticket = QueueTicket.objects.filter(
-            office=office, date=today, pk=_positive_int(request.POST.get("ticket"))
-        ).first()
-        try:
-            if action == "issue":
-                issued = services.ticket_issue(office=office, clerk=request.user)
-                messages.success(request, _("Number %(n)d issued.") % {"n": issued.number})
-            elif action == "call":
-                if services.ticket_call_next(office=office, clerk=request.user) is None:
-                    messages.info(request, _("Nobody is waiting."))
-            elif action in ("recall", "skip") and ticket is not None:
-                handler = services.ticket_recall if action == "recall" else services.ticket_skip
-                handler(ticket=ticket, clerk=request.user)
-            elif action == "serve" and ticket is not None:
-                serve_form = WindowServeForm(request.POST)
-                if serve_form.is_valid():
-                    data = {k: v for k, v in serve_form.cleaned_data.items() if k != "ticket"}
-                    booking = services.ticket_serve(ticket=ticket, clerk=request.user, **data)
-                    return redirect("counter_booking", code=office.code, booking_code=booking.code)
-            else:
-                raise Http404
-        except (services.BookingError, ValidationError) as exc:
-            messages.error(request, _refusal_text(exc))
-        if serve_form is None or serve_form.is_valid():
-            return redirect("counter_queue", code=office.code)
-    tickets = QueueTicket.objects.filter(office=office, date=today).order_by("number")
-    return render(
-        request,
-        "counter/queue.html",
-        {
-            "office": office,
-            "tickets": tickets,
-            "state": selectors.queue_state(office=office, day=today),
-            "serve_form": serve_form or WindowServeForm(),
-            "Status": QueueTicket.Status,
-        },
-    )
-
-
-def display_board(request: HttpRequest, code: str) -> HttpResponse:
-    """The hall screen: numbers being called; refreshes by itself."""
-    office = get_object_or_404(Office, code=code, is_active=True, has_walkin_window=True)
-    return render(
-        request,
-        "counter/display.html",
-        {"office": office, "state": selectors.queue_state(office=office, day=timezone.localdate())},
     )

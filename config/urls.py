@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from config.metrics import metrics
@@ -17,7 +18,15 @@ urlpatterns = [
     path("complaints/new/", office_views.complaint_new, name="complaint_new"),
     path("me/", include("registration.urls")),
     path("", include("appointments.urls")),
+    path("", include("counter.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include("allauth.urls")),
+    # The counter's models moved from appointments and registration (counter migration 0001);
+    # bookmarks of their admin pages still work.
+    re_path(
+        r"^admin/(?:appointments|registration)/"
+        r"(?P<model>auditentry|inspection|queueticket|platenumber|plateregistration)/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/counter/%(model)s/%(rest)s", query_string=True),
+    ),
     path("admin/", admin.site.urls),
 ]

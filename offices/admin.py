@@ -201,11 +201,15 @@ class OfficeAdmin(admin.ModelAdmin):
                 )
 
     def save_related(self, request, form, formsets, change):
+        from supervision import services as supervision_services  # moves to supervision/ next
+
         # The clerks go through the service, which audits who was added or removed.
         clerks = form.cleaned_data.pop("clerks", None)
         super().save_related(request, form, formsets, change)
         if clerks is not None:
-            services.office_clerks_set(office=form.instance, clerks=clerks, user=request.user)
+            supervision_services.office_clerks_set(
+                office=form.instance, clerks=clerks, user=request.user
+            )
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: bookings and history refer to offices
@@ -226,7 +230,7 @@ class OfficeAdmin(admin.ModelAdmin):
         """Capacity at a glance: the weekly floor, the next release, 14 days ahead; and
         "release now" for a date, through the same idempotent service as the schedule."""
         from appointments import selectors
-        from appointments import services as booking_services
+        from supervision import services as supervision_services
 
         if not self.has_change_permission(request):
             raise PermissionDenied
@@ -238,14 +242,14 @@ class OfficeAdmin(admin.ModelAdmin):
             if not request.user.has_perm("django_celery_beat.change_periodictask"):
                 raise PermissionDenied
             if schedule_form.is_valid():
-                booking_services.release_schedule_change(
+                supervision_services.release_schedule_set(
                     **schedule_form.cleaned_data, user=request.user
                 )
                 self.message_user(request, _("The release schedule was saved."))
                 return redirect("admin:offices_office_overview")
         form = ReleaseNowForm(None if scheduling else request.POST or None)
         if request.method == "POST" and not scheduling and form.is_valid():
-            result = booking_services.slots_release_now(
+            result = supervision_services.release_now(
                 day=form.cleaned_data["date"], user=request.user
             )
             self.message_user(

@@ -281,7 +281,7 @@ def main_urban_week_total(
     nothing). ``closed`` adds (office id, date) closings and ``slot_capacity`` maps slot
     ids to capacities that stand in for the stored ones, so a change can be measured first.
     """
-    from appointments.services import offices_days_plan
+    from appointments.planning import offices_days_plan
 
     monday, sunday = week_bounds(day)
     offices = list(
@@ -849,30 +849,3 @@ def main_urban_weekly_totals_ahead() -> list[tuple[datetime.date, int]]:
     config = _config()
     days = sorted({c.effective_from for c in pending})
     return [(day, _total_on(config, pending, day)) for day in days]
-
-
-def office_clerks_set(*, office: Office, clerks, user, now: datetime.datetime | None = None):
-    """Assign exactly ``clerks`` to ``office``; each clerk added or removed is audited
-    (which clerk, by whom, when)."""
-    from appointments.models import AuditEntry
-    from appointments.services import audit_record
-
-    now = now or timezone.now()
-    wanted = {clerk.pk: clerk for clerk in clerks}
-    with transaction.atomic():
-        current = {clerk.pk: clerk for clerk in office.clerks.all()}
-        added = [wanted[pk] for pk in sorted(wanted.keys() - current.keys())]
-        removed = [current[pk] for pk in sorted(current.keys() - wanted.keys())]
-        office.clerks.add(*added)
-        office.clerks.remove(*removed)
-        for code, changed in (("clerk_added", added), ("clerk_removed", removed)):
-            for clerk in changed:
-                audit_record(
-                    clerk=user,
-                    office=office,
-                    action=AuditEntry.Action.CLERKS,
-                    code=code,
-                    params={"user": clerk.pk, "name": str(clerk)},
-                    now=now,
-                )
-    return added, removed

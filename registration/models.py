@@ -4,8 +4,6 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
-from appointments.models import Channel
-
 from . import crypto
 
 
@@ -132,88 +130,3 @@ class EBike(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand} {self.model} {self.frame_number}".replace("  ", " ")
-
-
-class PlateRegistration(models.Model):
-    """A plate issued for an e-bike: one plate per frame, each plate number once."""
-
-    plate_number = models.CharField(_("plate number"), max_length=16, unique=True)
-    ebike = models.OneToOneField(
-        EBike, on_delete=models.PROTECT, related_name="plate", verbose_name=_("e-bike")
-    )
-    office = models.ForeignKey(
-        "offices.Office",
-        on_delete=models.PROTECT,
-        related_name="registrations",
-        verbose_name=_("office"),
-    )
-    clerk = models.ForeignKey(
-        User,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="registrations_done",
-        verbose_name=_("clerk"),
-    )
-    booking = models.OneToOneField(
-        "appointments.Booking",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="registration",
-        verbose_name=_("booking"),
-    )
-    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
-    registered_at = models.DateTimeField(_("registered at"))
-
-    class Meta:
-        verbose_name = _("plate registration")
-        verbose_name_plural = _("plate registrations")
-        ordering = ["-registered_at"]
-        constraints = [
-            models.CheckConstraint(condition=~Q(plate_number=""), name="plate_number_not_empty"),
-            models.CheckConstraint(
-                condition=Q(channel__in=Channel.values), name="plate_registration_channel_valid"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.plate_number
-
-
-class PlateNumber(models.Model):
-    """A physical plate in an office's stock: loaded by admins, issued once, or voided."""
-
-    class Status(models.TextChoices):
-        AVAILABLE = "available", _("available")
-        ISSUED = "issued", _("issued")
-        VOIDED = "voided", _("voided (damaged or lost)")
-
-    number = models.CharField(_("plate number"), max_length=16, unique=True)
-    office = models.ForeignKey(
-        "offices.Office",
-        on_delete=models.PROTECT,
-        related_name="plate_stock",
-        verbose_name=_("office"),
-    )
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.AVAILABLE
-    )
-    note = models.CharField(_("note"), max_length=200, blank=True)
-    loaded_at = models.DateTimeField(_("loaded at"))
-    changed_at = models.DateTimeField(_("changed at"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("plate in stock")
-        verbose_name_plural = _("plate stock")
-        ordering = ["office", "number"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["available", "issued", "voided"]),
-                name="plate_stock_status_valid",
-            ),
-        ]
-        indexes = [models.Index(fields=["office", "status"], name="plate_stock_office_status")]
-
-    def __str__(self) -> str:
-        return self.number

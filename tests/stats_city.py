@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appointments import services
-from appointments.models import Booking, QueueTicket, Slot
+from appointments.models import Booking, Slot
+from counter import services as counter_services
+from counter.models import QueueTicket
 from offices import services as office_services
-from registration import services as registration_services
 from registration.models import EBike, User
 from tests.conftest import make_id_number
 
@@ -88,9 +89,9 @@ def city(make_office, make_resident, django_capture_on_commit_callbacks):
     services.booking_cancel(booking=b_r2, now=R + datetime.timedelta(hours=2))
     book(resident=r[6], slot_id=a1_next.pk, now=R1 + secs(600))
 
-    services.booking_check_in(booking=b_r1, clerk=c1, office=a, now=at(D, 8, 40))
-    registration_services.plate_stock_load(office=a, prefix="营口A", first=1, last=5)
-    registration_services.plate_issue(
+    counter_services.booking_check_in(booking=b_r1, clerk=c1, office=a, now=at(D, 8, 40))
+    counter_services.plate_stock_load(office=a, prefix="营口A", first=1, last=5)
+    counter_services.plate_issue(
         booking=Booking.objects.get(pk=b_r1.pk),
         clerk=c1,
         office=a,
@@ -100,11 +101,11 @@ def city(make_office, make_resident, django_capture_on_commit_callbacks):
     )
     services.bookings_mark_no_shows(now=at(D, 12, 0))  # r3's window ended at 11:00
 
-    t1 = services.ticket_issue(office=a, clerk=c1, now=at(D, 9, 0))
-    services.ticket_issue(office=a, clerk=c1, now=at(D, 9, 5))
-    services.ticket_issue(office=a, clerk=c1, now=at(D, 9, 20))
-    services.ticket_call_next(office=a, clerk=c1, now=at(D, 9, 10))  # #1 waited 10 min
-    services.ticket_serve(
+    t1 = counter_services.ticket_issue(office=a, clerk=c1, now=at(D, 9, 0))
+    counter_services.ticket_issue(office=a, clerk=c1, now=at(D, 9, 5))
+    counter_services.ticket_issue(office=a, clerk=c1, now=at(D, 9, 20))
+    counter_services.ticket_call_next(office=a, clerk=c1, now=at(D, 9, 10))  # #1 waited 10 min
+    counter_services.ticket_serve(
         ticket=QueueTicket.objects.get(pk=t1.pk),
         clerk=c1,
         real_name="Window Walker",
@@ -113,9 +114,9 @@ def city(make_office, make_resident, django_capture_on_commit_callbacks):
         brand="X",
         now=at(D, 9, 15),
     )
-    services.ticket_call_next(office=a, clerk=c1, now=at(D, 9, 35))  # #2 waited 30 min
+    counter_services.ticket_call_next(office=a, clerk=c1, now=at(D, 9, 35))  # #2 waited 30 min
 
-    services.priority_walkin_start(
+    counter_services.priority_walkin_start(
         office=b,
         clerk=c2,
         real_name="Senior Walker",

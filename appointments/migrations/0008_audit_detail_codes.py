@@ -6,7 +6,7 @@ The old English ``detail`` text stays until 0009 has turned it into codes; 0010 
 import django.db.models.deletion
 from django.db import migrations, models
 
-import appointments.models
+import core.encoders
 
 ACTIONS = [
     "reveal_id",
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
             field=models.JSONField(
                 blank=True,
                 default=dict,
-                encoder=appointments.models.UnicodeJSONEncoder,
+                encoder=core.encoders.UnicodeJSONEncoder,
                 verbose_name="detail parameters",
             ),
         ),

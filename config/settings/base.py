@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "registration",
     "offices",
     "appointments",
+    "counter",
+    "supervision",
 ]
 
 MIDDLEWARE = [

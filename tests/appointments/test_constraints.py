@@ -8,7 +8,8 @@ from django.db.models import F
 
 from appointments import services
 from appointments.models import Booking, Channel, Slot
-from registration.models import EBike, PlateRegistration
+from counter.models import PlateRegistration
+from registration.models import EBike
 
 BEFORE = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 

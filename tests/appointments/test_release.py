@@ -8,6 +8,7 @@ from django.db import IntegrityError
 from appointments import services
 from appointments.models import DayRelease, Slot
 from offices.models import ClosedDay
+from offices.planning import split_capacity
 
 MONDAY = datetime.date(2030, 1, 7)
 # The schedule's moment for MONDAY: 08:00 the day before. A release applies the plans due
@@ -30,11 +31,11 @@ def capacities(office, day):
 
 
 def test_split_capacity_is_proportional_and_exact():
-    assert services.split_capacity(32, [10, 10, 10, 10]) == [8, 8, 8, 8]
-    assert services.split_capacity(10, [10, 10, 10]) == [4, 3, 3]
-    assert services.split_capacity(7, [20, 10]) == [5, 2]
-    assert services.split_capacity(100, [3, 4]) == [3, 4]
-    assert services.split_capacity(0, [3, 4]) == [0, 0]
+    assert split_capacity(32, [10, 10, 10, 10]) == [8, 8, 8, 8]
+    assert split_capacity(10, [10, 10, 10]) == [4, 3, 3]
+    assert split_capacity(7, [20, 10]) == [5, 2]
+    assert split_capacity(100, [3, 4]) == [3, 4]
+    assert split_capacity(0, [3, 4]) == [0, 0]
 
 
 def test_daily_capacity_is_split_into_the_windows(make_office):

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from appointments import stats
+from supervision import stats
 from tests.stats_city import D1, D
 
 

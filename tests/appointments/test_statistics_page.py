@@ -100,7 +100,7 @@ def test_weeks_clerks_and_flags_on_the_page(city, staff):
     assert "1 priority walk-ins of 1 people served (100.0 %)" in html
     assert "1 complaints for 2 people served (50.0 %)" in html
     # The flags link to the records behind them.
-    assert f"/admin/appointments/auditentry/log/?clerk={city.c2.pk}&amp;action=check_in" in html
+    assert f"/admin/counter/auditentry/log/?clerk={city.c2.pk}&amp;action=check_in" in html
     assert f"/admin/offices/complaint/?office__id__exact={city.a.pk}" in html
     clerks_csv = staff.get(URL, {**query, "export": "clerks"}).content.decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(clerks_csv)))[1:] == found["clerk-table"][1:]
@@ -115,8 +115,8 @@ def test_the_flag_links_lead_to_the_records(city, staff):
     complaints = staff.get("/admin/offices/complaint/?" + link)
     assert complaints.status_code == 200
     assert "1 complaint" in complaints.content.decode()
-    link = html.split('href="/admin/appointments/auditentry/log/?')[1].split('"')[0]
-    audit = staff.get("/admin/appointments/auditentry/log/?" + link.replace("&amp;", "&"))
+    link = html.split('href="/admin/counter/auditentry/log/?')[1].split('"')[0]
+    audit = staff.get("/admin/counter/auditentry/log/?" + link.replace("&amp;", "&"))
     assert audit.status_code == 200
     assert "priority walk-in: aged 65 or over" in audit.content.decode()
 
@@ -147,7 +147,7 @@ def test_the_admin_home_links_to_the_supervision_pages(staff):
     for url in [
         "/admin/offices/office/overview/",
         URL,
-        "/admin/appointments/auditentry/log/",
+        "/admin/counter/auditentry/log/",
     ]:
         assert f'href="{url}"' in html
 

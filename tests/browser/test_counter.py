@@ -14,9 +14,10 @@ from django.conf import settings
 from django.test import Client
 
 from appointments import services as appointment_services
-from appointments.models import Booking, QueueTicket, Slot
-from registration import services as registration_services
-from registration.models import EBike, PlateNumber, PlateRegistration, User
+from appointments.models import Booking, Slot
+from counter import services as counter_services
+from counter.models import PlateNumber, PlateRegistration, QueueTicket
+from registration.models import EBike, User
 from tests.browser.conftest import CHROMIUM, NOW, TODAY, screenshot
 from tests.conftest import make_id_number
 
@@ -61,7 +62,7 @@ def test_clerk_scans_code_checks_in_and_issues_a_plate(
     new_page, live_server, make_office, make_resident
 ):
     office = make_office(code="east")
-    registration_services.plate_stock_load(office=office, prefix="营口A", first=1, last=20)
+    counter_services.plate_stock_load(office=office, prefix="营口A", first=1, last=20)
     slot = Slot.objects.create(
         office=office,
         date=TODAY,

@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 
 from appointments import services
-from appointments.models import AuditEntry, Booking, Slot
+from appointments.models import Booking, Slot
+from counter.models import AuditEntry
 from registration.models import User
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")

@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from appointments import services as booking_services
-from appointments.models import AuditEntry, Booking, Inspection, Slot
-from registration import services
-from registration.models import EBike, PlateNumber, PlateRegistration, User
+from appointments.models import Booking, Slot
+from counter import services as counter_services
+from counter.models import AuditEntry, Inspection, PlateNumber, PlateRegistration
+from registration.models import EBike, User
 
 BEFORE = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 # During the bookings' 09:00-10:00 window on their day: plates are issued then.
@@ -48,7 +49,7 @@ def checked_in(make_office, make_resident, settings):
         booking.refresh_from_db()
         return booking
 
-    services.plate_stock_load(office=office, prefix="营口A", first=1, last=20)
+    counter_services.plate_stock_load(office=office, prefix="营口A", first=1, last=20)
     return office, clerk, make
 
 
@@ -57,16 +58,16 @@ def test_stock_is_loaded_in_the_citys_format_and_never_twice(checked_in):
     assert PlateNumber.objects.filter(office=office, status="available").count() == 20
     assert PlateNumber.objects.filter(number="营口A00001").exists()
     with pytest.raises(ValidationError):
-        services.plate_stock_load(office=office, prefix="营口A", first=15, last=30)
+        counter_services.plate_stock_load(office=office, prefix="营口A", first=15, last=30)
     assert PlateNumber.objects.count() == 20
     with pytest.raises(ValidationError):
-        services.plate_number_clean("ABC12345")
+        counter_services.plate_number_clean("ABC12345")
 
 
 def test_a_passed_inspection_issues_the_typed_plate_and_completes(checked_in):
     office, clerk, make = checked_in
     booking = make()
-    inspection, registration = services.plate_issue(
+    inspection, registration = counter_services.plate_issue(
         booking=booking, clerk=clerk, office=office, failed_items=[], plate_number="营口a 00003"
     )
     assert inspection.passed
@@ -84,7 +85,7 @@ def test_a_passed_inspection_issues_the_typed_plate_and_completes(checked_in):
 def test_a_failed_inspection_keeps_the_whole_list_and_uses_no_plate(checked_in):
     office, clerk, make = checked_in
     booking = make()
-    inspection, registration = services.plate_issue(
+    inspection, registration = counter_services.plate_issue(
         booking=booking,
         clerk=clerk,
         office=office,
@@ -102,12 +103,12 @@ def test_a_failed_inspection_keeps_the_whole_list_and_uses_no_plate(checked_in):
 def test_a_plate_already_issued_or_not_in_stock_is_refused(checked_in):
     office, clerk, make = checked_in
     first, second = make(1), make(2)
-    services.plate_issue(
+    counter_services.plate_issue(
         booking=first, clerk=clerk, office=office, failed_items=[], plate_number="营口A00005"
     )
     for number in ["营口A00005", "营口A00099", "营口B00001"]:
         with pytest.raises(ValidationError):
-            services.plate_issue(
+            counter_services.plate_issue(
                 booking=second, clerk=clerk, office=office, failed_items=[], plate_number=number
             )
     assert Booking.objects.get(pk=second.pk).status == "checked_in"
@@ -116,9 +117,9 @@ def test_a_plate_already_issued_or_not_in_stock_is_refused(checked_in):
 
 def test_a_voided_plate_is_never_issued(checked_in):
     office, clerk, make = checked_in
-    services.plate_void(office=office, number="营口A00006", reason="damaged", user=clerk)
+    counter_services.plate_void(office=office, number="营口A00006", reason="damaged", user=clerk)
     with pytest.raises(ValidationError):
-        services.plate_issue(
+        counter_services.plate_issue(
             booking=make(), clerk=clerk, office=office, failed_items=[], plate_number="营口A00006"
         )
 
@@ -126,7 +127,7 @@ def test_a_voided_plate_is_never_issued(checked_in):
 def test_one_plate_per_frame_even_bypassing_the_service(checked_in):
     office, clerk, make = checked_in
     booking = make()
-    services.plate_issue(
+    counter_services.plate_issue(
         booking=booking, clerk=clerk, office=office, failed_items=[], plate_number="营口A00007"
     )
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -143,13 +144,13 @@ def test_only_checked_in_bookings_and_own_office(checked_in, make_office):
     office, clerk, make = checked_in
     booking = make()
     Booking.objects.filter(pk=booking.pk).update(status="booked")
-    with pytest.raises(booking_services.CheckInRefused):
-        services.plate_issue(
+    with pytest.raises(counter_services.CheckInRefused):
+        counter_services.plate_issue(
             booking=booking, clerk=clerk, office=office, failed_items=[], plate_number="营口A00009"
         )
     other = make_office()
-    with pytest.raises(booking_services.NotYourOffice):
-        services.plate_issue(
+    with pytest.raises(counter_services.NotYourOffice):
+        counter_services.plate_issue(
             booking=booking, clerk=clerk, office=other, failed_items=[], plate_number="营口A00009"
         )
 
@@ -189,20 +190,20 @@ def test_admins_load_a_range_and_void_plates_in_the_admin(checked_in, admin_user
     office, _, _ = checked_in
     client.force_login(admin_user)
     response = client.post(
-        "/admin/registration/platenumber/load/",
+        "/admin/counter/platenumber/load/",
         {"office": office.pk, "prefix": "营口B", "first": 1, "last": 5},
     )
     assert response.status_code == 302
     assert PlateNumber.objects.filter(number__startswith="营口B").count() == 5
     again = client.post(
-        "/admin/registration/platenumber/load/",
+        "/admin/counter/platenumber/load/",
         {"office": office.pk, "prefix": "营口B", "first": 5, "last": 6},
     )
     assert again.status_code == 200  # refused, nothing loaded
     assert PlateNumber.objects.filter(number__startswith="营口B").count() == 5
     plate = PlateNumber.objects.get(number="营口B00002")
     client.post(
-        "/admin/registration/platenumber/",
+        "/admin/counter/platenumber/",
         {"action": "void_lost", "_selected_action": [plate.pk]},
     )
     plate.refresh_from_db()
@@ -215,14 +216,14 @@ def test_admins_load_a_range_and_void_plates_in_the_admin(checked_in, admin_user
 def test_a_frame_with_a_plate_cannot_get_another(checked_in):
     office, clerk, make = checked_in
     first = make(1)
-    services.plate_issue(
+    counter_services.plate_issue(
         booking=first, clerk=clerk, office=office, failed_items=[], plate_number="营口A00011"
     )
     second = make(2)
     Booking.objects.filter(pk=second.pk).update(ebike=first.ebike)
     second.refresh_from_db()
     with pytest.raises(ValidationError) as exc:
-        services.plate_issue(
+        counter_services.plate_issue(
             booking=second, clerk=clerk, office=office, failed_items=[], plate_number="营口A00012"
         )
     assert exc.value.code == "frame_has_plate"

@@ -9,10 +9,11 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import translation
 
-from appointments import services
 from appointments.models import Booking
+from counter import services as counter_services
+from counter.models import PlateRegistration
 from registration import services as registration_services
-from registration.models import PlateRegistration, User
+from registration.models import User
 from tests.conftest import make_id_number
 
 # A Monday, not 29 February, so "born N years ago today" is a real date in every year.
@@ -42,7 +43,7 @@ def birth_years_ago(years: int, days: int = 0) -> str:
 
 def walkin(desk, *, id_number, reason="senior", frame="WALKIN0001", **extra):
     office, clerk = desk
-    return services.priority_walkin_start(
+    return counter_services.priority_walkin_start(
         office=office,
         clerk=clerk,
         real_name="Old Wang",
@@ -65,7 +66,7 @@ def test_a_person_who_turns_65_today_is_served(desk):
 
 
 def test_a_64_year_old_is_refused_with_the_reason(desk):
-    with translation.override("en"), pytest.raises(services.WalkinRefused) as exc:
+    with translation.override("en"), pytest.raises(counter_services.WalkinRefused) as exc:
         walkin(desk, id_number=make_id_number(birth=birth_years_ago(65, days=1)))
     assert "64 years old" in str(exc.value)
     assert not Booking.objects.exists()
@@ -73,7 +74,7 @@ def test_a_64_year_old_is_refused_with_the_reason(desk):
 
 def test_a_veteran_needs_the_certificate_number(desk):
     number = make_id_number(birth="19900101")
-    with pytest.raises(services.WalkinRefused):
+    with pytest.raises(counter_services.WalkinRefused):
         walkin(desk, id_number=number, reason="veteran")
     booking = walkin(desk, id_number=number, reason="veteran", veteran_certificate="VET-001")
     assert booking.veteran_certificate == "VET-001"
@@ -83,12 +84,12 @@ def test_only_once_per_person_even_with_another_e_bike(desk):
     number = make_id_number(birth=birth_years_ago(70))
     first = walkin(desk, id_number=number)
     office, clerk = desk
-    registration_services.plate_stock_load(office=office, prefix="营口A", first=1, last=2)
-    registration_services.plate_issue(
+    counter_services.plate_stock_load(office=office, prefix="营口A", first=1, last=2)
+    counter_services.plate_issue(
         booking=first, clerk=clerk, office=office, failed_items=[], plate_number="营口A00001"
     )
     assert PlateRegistration.objects.get().channel == "priority_walkin"
-    with pytest.raises(services.WalkinRefused):
+    with pytest.raises(counter_services.WalkinRefused):
         walkin(desk, id_number=number, frame="WALKIN0002")
     assert Booking.objects.filter(source="priority_walkin").count() == 1
 
@@ -118,7 +119,7 @@ def test_not_at_an_office_outside_the_main_urban_area(make_office):
     office = make_office(is_main_urban=False)
     clerk = User.objects.create_user(email="clerk2@test.example.org")
     office.clerks.add(clerk)
-    with pytest.raises(services.WalkinRefused):
+    with pytest.raises(counter_services.WalkinRefused):
         walkin((office, clerk), id_number=make_id_number(birth=birth_years_ago(80)))
 
 
@@ -162,7 +163,7 @@ def test_an_e_bike_already_on_record_is_reused_not_refused(desk, make_resident):
     )
     first = walkin(desk, id_number=number, frame="walkin 0611")
     assert (first.resident, first.ebike) == (resident, online)
-    registration_services.plate_issue(
+    counter_services.plate_issue(
         booking=first, clerk=clerk, office=office, failed_items=["invoice"], plate_number=""
     )
     assert Booking.objects.get(pk=first.pk).status == "inspection_failed"
@@ -173,7 +174,7 @@ def test_an_e_bike_already_on_record_is_reused_not_refused(desk, make_resident):
 def test_a_frame_on_record_for_someone_else_is_refused(desk, make_resident):
     owner = make_resident(name="Owner")
     registration_services.ebike_add(resident=owner, frame_number="WALKIN0612", brand="Yadea")
-    with translation.override("en"), pytest.raises(services.WalkinRefused) as exc:
+    with translation.override("en"), pytest.raises(counter_services.WalkinRefused) as exc:
         walkin(
             desk, id_number=make_id_number(birth=birth_years_ago(70), seq="612"), frame="WALKIN0612"
         )

@@ -7,8 +7,10 @@ import pytest
 import time_machine
 from django.test import Client
 
-from appointments import selectors, services
-from appointments.models import AuditEntry, Booking, QueueTicket
+from appointments.models import Booking
+from counter import selectors as counter_selectors
+from counter import services as counter_services
+from counter.models import AuditEntry, QueueTicket
 from registration.models import User
 from tests.conftest import make_id_number
 
@@ -35,21 +37,24 @@ def window(make_office):
 def test_numbers_count_up_and_restart_the_next_day(window):
     office, clerk = window
     numbers = [
-        services.ticket_issue(office=office, clerk=clerk, now=MORNING).number for _ in range(3)
+        counter_services.ticket_issue(office=office, clerk=clerk, now=MORNING).number
+        for _ in range(3)
     ]
     assert numbers == [1, 2, 3]
     tomorrow = MORNING + datetime.timedelta(days=1)
-    assert services.ticket_issue(office=office, clerk=clerk, now=tomorrow).number == 1
+    assert counter_services.ticket_issue(office=office, clerk=clerk, now=tomorrow).number == 1
 
 
 def test_call_recall_skip_and_serve_with_the_estimated_wait(window):
     office, clerk = window
     for _ in range(4):
-        services.ticket_issue(office=office, clerk=clerk, now=MORNING)
-    first = services.ticket_call_next(office=office, clerk=clerk, now=MORNING)
+        counter_services.ticket_issue(office=office, clerk=clerk, now=MORNING)
+    first = counter_services.ticket_call_next(office=office, clerk=clerk, now=MORNING)
     assert first.number == 1
-    services.ticket_recall(ticket=first, clerk=clerk, now=MORNING + datetime.timedelta(minutes=1))
-    booking = services.ticket_serve(
+    counter_services.ticket_recall(
+        ticket=first, clerk=clerk, now=MORNING + datetime.timedelta(minutes=1)
+    )
+    booking = counter_services.ticket_serve(
         ticket=first,
         clerk=clerk,
         real_name="Walk In",
@@ -63,9 +68,9 @@ def test_call_recall_skip_and_serve_with_the_estimated_wait(window):
         "window",
         "checked_in",
     )
-    second = services.ticket_call_next(office=office, clerk=clerk, now=MORNING)
-    services.ticket_skip(ticket=second, clerk=clerk, now=MORNING)
-    state = selectors.queue_state(office=office, day=MORNING.date())
+    second = counter_services.ticket_call_next(office=office, clerk=clerk, now=MORNING)
+    counter_services.ticket_skip(ticket=second, clerk=clerk, now=MORNING)
+    state = counter_selectors.queue_state(office=office, day=MORNING.date())
     assert state.waiting == 2
     assert state.mean_service_minutes == 10  # called (recalled) at 9:01, served at 9:11
     assert state.estimated_wait_minutes == 20
@@ -83,15 +88,15 @@ def test_call_recall_skip_and_serve_with_the_estimated_wait(window):
         ("ticket_skip", 2),
     ]
     assert all(e.clerk == clerk and e.office == office for e in entries)
-    with pytest.raises(services.QueueError):
-        services.ticket_skip(ticket=first, clerk=clerk, now=MORNING)
+    with pytest.raises(counter_services.QueueError):
+        counter_services.ticket_skip(ticket=first, clerk=clerk, now=MORNING)
 
 
 def test_serving_needs_a_called_number(window):
     office, clerk = window
-    ticket = services.ticket_issue(office=office, clerk=clerk, now=MORNING)
-    with pytest.raises(services.QueueError):
-        services.ticket_serve(
+    ticket = counter_services.ticket_issue(office=office, clerk=clerk, now=MORNING)
+    with pytest.raises(counter_services.QueueError):
+        counter_services.ticket_serve(
             ticket=ticket,
             clerk=clerk,
             real_name="X",
@@ -107,11 +112,11 @@ def test_offices_without_a_window_and_other_clerks_are_refused(window, make_offi
     office, clerk = window
     plain = make_office()
     plain.clerks.add(clerk)
-    with pytest.raises(services.QueueError):
-        services.ticket_issue(office=plain, clerk=clerk)
+    with pytest.raises(counter_services.QueueError):
+        counter_services.ticket_issue(office=plain, clerk=clerk)
     stranger = User.objects.create_user(email="stranger@test.example.org")
-    with pytest.raises(services.NotYourOffice):
-        services.ticket_issue(office=office, clerk=stranger)
+    with pytest.raises(counter_services.NotYourOffice):
+        counter_services.ticket_issue(office=office, clerk=stranger)
 
 
 def test_queue_page_and_display_board(window):

@@ -173,7 +173,11 @@ def test_admin_slot_capacity_cannot_fall_below_booked(admin_client_, make_office
         "registration_user",
         "registration_resident",
         "registration_ebike",
-        "registration_plateregistration",
+        "counter_plateregistration",
+        "counter_platenumber",
+        "counter_auditentry",
+        "counter_inspection",
+        "counter_queueticket",
     ],
 )
 def test_every_model_has_a_working_admin_list(admin_client_, main_urban_offices, name):
@@ -223,3 +227,22 @@ def test_time_window_created_in_admin_is_logged(admin_client_, main_urban_office
     assert response.status_code == 302
     assert TimeWindow.objects.filter(office=office, start=datetime.time(17)).exists()
     assert QuotaChange.objects.get().reason == "evening window"
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (
+            "/admin/appointments/auditentry/log/?action=quota",
+            "/admin/counter/auditentry/log/?action=quota",
+        ),
+        ("/admin/appointments/inspection/", "/admin/counter/inspection/"),
+        ("/admin/appointments/queueticket/3/change/", "/admin/counter/queueticket/3/change/"),
+        ("/admin/registration/platenumber/load/", "/admin/counter/platenumber/load/"),
+        ("/admin/registration/plateregistration/", "/admin/counter/plateregistration/"),
+    ],
+)
+def test_admin_pages_of_the_counter_s_models_keep_their_old_addresses(admin_client_, old, new):
+    response = admin_client_.get(old)
+    assert (response.status_code, response["Location"]) == (302, new)
+    assert admin_client_.get(new.split("?")[0]).status_code in (200, 302)

@@ -26,8 +26,8 @@ def clock():
 
 def admin_urls():
     urls = [reverse("admin:index"), reverse("admin:offices_office_overview")]
-    urls.append(reverse("admin:registration_platenumber_load"))
-    urls.append(reverse("admin:appointments_auditentry_log"))
+    urls.append(reverse("admin:counter_platenumber_load"))
+    urls.append(reverse("admin:counter_auditentry_log"))
     urls.append(reverse("admin:appointments_booking_statistics"))
     urls.append(reverse("admin:offices_plannedchange_add"))
     for model in admin.site._registry:
@@ -95,7 +95,7 @@ def test_staff_without_permissions_are_refused_on_the_supervision_pages(db, make
     client.force_login(staff)
     for url in [
         reverse("admin:appointments_booking_statistics"),
-        reverse("admin:appointments_auditentry_log"),
+        reverse("admin:counter_auditentry_log"),
         reverse("admin:offices_office_overview"),
         reverse("admin:offices_plannedchange_add"),
     ]:

@@ -16,16 +16,18 @@ from django.urls import reverse
 from django.utils import translation
 
 from appointments import services
-from appointments.audit_log import audit_log_search
-from appointments.models import AuditEntry, Slot
-from appointments.stats import clerk_counts
+from appointments.models import Slot
+from counter import services as counter_services
+from counter.models import AuditEntry, PlateNumber
 from offices.models import QuotaChange
 from registration import services as registration_services
-from registration.models import PlateNumber, User
+from registration.models import User
+from supervision.audit_log import audit_log_search
+from supervision.stats import clerk_counts
 from tests.conftest import make_id_number
 from tests.offices.test_admin import office_form
 
-URL = "/admin/appointments/auditentry/log/"
+URL = "/admin/counter/auditentry/log/"
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 MONDAY = datetime.date(2030, 1, 7)
 MORNING = datetime.datetime(2030, 1, 7, 9, 30, tzinfo=SHANGHAI)
@@ -61,7 +63,7 @@ def desk(make_office, settings):
 def test_every_ticket_issued_is_in_the_log(desk, admin_user, clock):
     office, clerk = desk
     for _ in range(2):
-        services.ticket_issue(office=office, clerk=clerk, now=clock)
+        counter_services.ticket_issue(office=office, clerk=clerk, now=clock)
     entries = AuditEntry.objects.filter(action="queue").order_by("pk")
     assert [(e.clerk, e.detail_code, e.detail_params) for e in entries] == [
         (clerk, "ticket_issue", {"number": 1}),
@@ -82,8 +84,8 @@ def test_a_refused_check_in_is_logged_with_its_reason(desk, make_resident, admin
         capacity=5,
     )
     booking = services.booking_create(resident=make_resident(), slot_id=slot.pk, now=clock)
-    with pytest.raises(services.CheckInRefused):
-        services.booking_check_in(booking=booking, clerk=clerk, office=office, now=clock)
+    with pytest.raises(counter_services.CheckInRefused):
+        counter_services.booking_check_in(booking=booking, clerk=clerk, office=office, now=clock)
     booking.refresh_from_db()
     assert booking.status == "booked"
     entry = AuditEntry.objects.get(action="refused")
@@ -117,9 +119,9 @@ def test_a_refused_plate_issue_is_logged_and_the_booking_kept(
     booking = services.booking_create(
         resident=resident, slot_id=slot.pk, ebike=ebike, now=clock - datetime.timedelta(days=1)
     )
-    services.booking_check_in(booking=booking, clerk=clerk, office=office, now=clock)
+    counter_services.booking_check_in(booking=booking, clerk=clerk, office=office, now=clock)
     with pytest.raises(registration_services.ValidationError):
-        registration_services.plate_issue(
+        counter_services.plate_issue(
             booking=booking,
             clerk=clerk,
             office=office,
@@ -148,8 +150,8 @@ def test_a_refused_walk_in_is_logged_without_the_id_number(desk, admin_user, clo
     young = make_id_number(birth="19700101", seq="135")
     wrong = young[:17] + ("0" if young[17] != "0" else "1")
     for number in (young, wrong):
-        with pytest.raises((services.WalkinRefused, registration_services.ValidationError)):
-            services.priority_walkin_start(
+        with pytest.raises((counter_services.WalkinRefused, registration_services.ValidationError)):
+            counter_services.priority_walkin_start(
                 office=office,
                 clerk=clerk,
                 real_name="Old Wang",
@@ -182,9 +184,9 @@ def test_a_refused_walk_in_of_a_known_person_names_them(desk, make_resident, clo
     number = senior.reveal_id_number()
     kwargs = {"office": office, "clerk": clerk, "real_name": senior.real_name, "now": clock}
     kwargs.update(id_number=number, reason="senior", brand="Yadea")
-    services.priority_walkin_start(frame_number="WALKIN0001", **kwargs)
-    with pytest.raises(services.WalkinRefused):
-        services.priority_walkin_start(frame_number="WALKIN0002", **kwargs)
+    counter_services.priority_walkin_start(frame_number="WALKIN0001", **kwargs)
+    with pytest.raises(counter_services.WalkinRefused):
+        counter_services.priority_walkin_start(frame_number="WALKIN0002", **kwargs)
     entry = AuditEntry.objects.get(action="refused")
     assert entry.resident == senior
     assert entry.detail_params == {"what": "priority_walkin", "reason": "already_priority"}
@@ -193,10 +195,10 @@ def test_a_refused_walk_in_of_a_known_person_names_them(desk, make_resident, clo
 
 def test_a_plate_void_is_logged_with_who_which_plate_and_why(desk, admin_user, clock):
     office, _clerk = desk
-    registration_services.plate_stock_load(office=office, prefix="营口B", first=1, last=3)
+    counter_services.plate_stock_load(office=office, prefix="营口B", first=1, last=3)
     plate = PlateNumber.objects.get(number="营口B00002")
     response = reader(admin_user, "en").post(
-        "/admin/registration/platenumber/",
+        "/admin/counter/platenumber/",
         {"action": "void_damaged", "_selected_action": [plate.pk]},
     )
     assert response.status_code == 302
@@ -287,7 +289,7 @@ def test_release_now_and_schedule_changes_are_logged(main_urban_offices, admin_u
 
 def test_details_follow_the_reader_s_language(desk, admin_user, clock):
     office, clerk = desk
-    services.audit_record(
+    counter_services.audit_record(
         clerk=clerk,
         office=office,
         action="inspection",
@@ -295,7 +297,7 @@ def test_details_follow_the_reader_s_language(desk, admin_user, clock):
         params={"items": ["invoice", "person"]},
         now=clock,
     )
-    services.audit_record(
+    counter_services.audit_record(
         clerk=clerk,
         office=office,
         action="search",
@@ -367,7 +369,7 @@ def test_old_english_details_are_turned_into_codes():
     for text, expected in cases.items():
         assert migration.detail_to_code(text) == expected
     with translation.override("zh-hans"):
-        from appointments.audit import detail_text
+        from counter.audit import detail_text
 
         assert detail_text(*cases["by id_number: 1 found"]) == "按身份证号码查询：找到 1 条"
         assert detail_text(*cases["something else"]) == "something else"

@@ -9,13 +9,14 @@ from django.test import Client
 from django.urls import reverse
 
 from appointments import services
-from appointments.audit_log import audit_log_search
 from appointments.models import Slot
+from counter import services as counter_services
 from offices.models import QuotaChange
 from registration.models import User
+from supervision.audit_log import audit_log_search
 from tests.conftest import make_id_number
 
-URL = "/admin/appointments/auditentry/log/"
+URL = "/admin/counter/auditentry/log/"
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 MINUTE = datetime.timedelta(minutes=1)
 
@@ -46,7 +47,7 @@ def log(make_office, make_resident, admin_user):
         return services.booking_create(resident=resident, slot_id=slot.pk, now=local(6, 18))
 
     zhang, li = book(office_a, "Zhang San"), book(office_b, "Li Si")
-    record = services.audit_record
+    record = counter_services.audit_record
     record(
         clerk=clerk_a,
         office=office_a,
@@ -236,7 +237,7 @@ def test_bad_id_number_is_a_form_error(staff, log):
 def test_pages_of_one_hundred_and_bounded_queries(log, django_assert_max_num_queries):
     clerk, office = log["clerk_a"], log["a"]
     for minute in range(120):
-        services.audit_record(
+        counter_services.audit_record(
             clerk=clerk, office=office, action="search", now=local(6, 8) + minute * MINUTE
         )
     with django_assert_max_num_queries(4):
@@ -252,7 +253,7 @@ def test_pages_of_one_hundred_and_bounded_queries(log, django_assert_max_num_que
 
 def test_pages_are_linked_keeping_the_filters(staff, log):
     for minute in range(101):
-        services.audit_record(
+        counter_services.audit_record(
             clerk=log["clerk_a"],
             office=log["a"],
             action="search",
@@ -265,7 +266,7 @@ def test_pages_are_linked_keeping_the_filters(staff, log):
 
 
 def test_changelist_and_overview_link_to_the_log(staff, log):
-    changelist = staff.get(reverse("admin:appointments_auditentry_changelist")).content.decode()
+    changelist = staff.get(reverse("admin:counter_auditentry_changelist")).content.decode()
     assert f'href="{URL}"' in changelist
     overview = staff.get(reverse("admin:offices_office_overview")).content.decode()
     assert f'href="{URL}?action=quota"' in overview

@@ -214,7 +214,7 @@ def test_admin_plans_a_change_sees_it_ahead_and_withdraws_it(
     assert "From 2030-01-14: Refused" in refused.content.decode()
     assert PlannedChange.objects.count() == 1
 
-    log = client.get("/admin/appointments/auditentry/log/", {"action": "quota"})
+    log = client.get("/admin/counter/auditentry/log/", {"action": "quota"})
     assert "160 → 130 from 2030-01-14" in log.content.decode()  # old, new and its day
 
     overview = client.get("/admin/offices/office/overview/").content.decode()

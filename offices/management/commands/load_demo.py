@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from appointments import services as booking_services
+from counter import services as counter_services
 from offices import demo
 from offices.models import Office, TimeWindow
 from registration import services as registration_services
@@ -39,7 +40,7 @@ class Command(BaseCommand):
             # Fictional plate stock: one letter per office, 100 plates each.
             for letter, office in zip("ABCDEFGHJK", Office.objects.order_by("code"), strict=False):
                 if not office.plate_stock.exists():
-                    registration_services.plate_stock_load(
+                    counter_services.plate_stock_load(
                         office=office, prefix=f"营口{letter}", first=1, last=100
                     )
 

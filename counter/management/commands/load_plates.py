@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from counter import services
 from offices.models import Office
-from registration import services
 
 
 class Command(BaseCommand):

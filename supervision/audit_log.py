@@ -14,11 +14,10 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from core.clock import local_day_bounds
+from counter.audit import detail_search_q, detail_text
+from counter.models import AuditEntry
 from offices.models import Office, PlannedChange, QuotaChange
 from registration import services as registration_services
-
-from .audit import detail_search_q, detail_text
-from .models import AuditEntry
 
 QUOTA = "quota"
 PER_PAGE = 100

@@ -18,7 +18,7 @@ from .forms import StatisticsForm
 
 STATISTICS_PERMISSIONS = [
     "appointments.view_booking",
-    "appointments.view_auditentry",
+    "counter.view_auditentry",
     "offices.view_complaint",
 ]
 
@@ -38,7 +38,7 @@ def _share(value: Decimal | None) -> float | None:
     return None if value is None else float(value) / 100
 
 
-def statistics(request: HttpRequest, model_admin) -> HttpResponse:
+def statistics(request: HttpRequest, admin_site) -> HttpResponse:
     """Figures for a period per day, week or office, with charts, per-clerk counts and
     integrity flags; ``?export=csv`` (or ``clerks``) gives the same numbers as CSV."""
     # The page shows bookings, the clerks' audit trail and complaint counts.
@@ -46,7 +46,7 @@ def statistics(request: HttpRequest, model_admin) -> HttpResponse:
         raise PermissionDenied
     form = _form(request)
     context = {
-        **model_admin.admin_site.each_context(request),
+        **admin_site.each_context(request),
         "title": _("Statistics"),
         "form": form,
     }
@@ -122,7 +122,7 @@ def _flag_link(flag: stats.Flag, data) -> str:
         )
     who = {"clerk": flag.subject.pk} if flag.kind == "clerk" else {"office": flag.subject.pk}
     return (
-        reverse("admin:appointments_auditentry_log")
+        reverse("admin:counter_auditentry_log")
         + "?"
         + urlencode({**who, "action": "check_in", "q": "priority walk-in", **period})
     )

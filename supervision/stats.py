@@ -23,10 +23,12 @@ from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
+from appointments.models import Booking, Channel, DayRelease, RefusedAttempts
 from core.clock import local_day_bounds
+from counter.audit import SUPERVISION_ACTIONS
+from counter.models import AuditEntry, QueueTicket
 from offices.models import Complaint, Office
-
-from .models import AuditEntry, Booking, Channel, DayRelease, QueueTicket, RefusedAttempts
+from registration.models import User
 
 
 class Group:
@@ -302,9 +304,6 @@ def clerk_counts(
 ) -> list[ClerkRow]:
     """What each clerk did in the period, from the audit log (refused actions and
     supervisors' actions, such as voiding plates or assigning clerks, are not counted)."""
-    from registration.models import User
-
-    from .audit import SUPERVISION_ACTIONS
 
     entries = _audit_in_period(start, end, office).exclude(
         action__in=[AuditEntry.Action.REFUSED, *SUPERVISION_ACTIONS]

@@ -16,7 +16,9 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from .models import AuditEntry, Inspection, WalkinReason
+from appointments.models import WalkinReason
+
+from .models import AuditEntry, Inspection
 
 SEARCH_KINDS = {
     "code": _("confirmation code"),

@@ -1,0 +1,9 @@
+import json
+
+
+class UnicodeJSONEncoder(json.JSONEncoder):
+    """JSON with Chinese as it reads (not \\u escapes), so a text search finds it on SQLite too."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["ensure_ascii"] = False
+        super().__init__(*args, **kwargs)

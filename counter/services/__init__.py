@@ -1,0 +1,47 @@
+"""What a clerk does, by topic; every public service of the counter is named here.
+
+- ``audit``: the counter audit and refusals with their reason;
+- ``checkin``: search, the full ID number on the record, check-in, no-shows;
+- ``walkins``: priority walk-ins (veterans, people aged 65+);
+- ``queue``: the same-day walk-in window's tickets;
+- ``plates``: plate stock, voids, inspection and issue;
+- ``errors``: what the counter refuses, by cause.
+"""
+
+from .audit import audit_record, refusal_code, refusals_audited
+from .checkin import booking_check_in, booking_mark_no_show, counter_search, id_number_reveal
+from .errors import CheckInRefused, NotYourOffice, QueueError, WalkinRefused
+from .plates import (
+    PLATE_VOID_REASONS,
+    plate_issue,
+    plate_number_clean,
+    plate_stock_load,
+    plate_void,
+)
+from .queue import ticket_call_next, ticket_issue, ticket_recall, ticket_serve, ticket_skip
+from .walkins import priority_walkin_start
+
+__all__ = [
+    "PLATE_VOID_REASONS",
+    "CheckInRefused",
+    "NotYourOffice",
+    "QueueError",
+    "WalkinRefused",
+    "audit_record",
+    "booking_check_in",
+    "booking_mark_no_show",
+    "counter_search",
+    "id_number_reveal",
+    "plate_issue",
+    "plate_number_clean",
+    "plate_stock_load",
+    "plate_void",
+    "priority_walkin_start",
+    "refusal_code",
+    "refusals_audited",
+    "ticket_call_next",
+    "ticket_issue",
+    "ticket_recall",
+    "ticket_serve",
+    "ticket_skip",
+]

@@ -1,0 +1,69 @@
+"""The counter audit: who did what, where, when and to whom; refusals with their reason."""
+
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from appointments.services import BookingError
+
+from ..models import AuditEntry
+
+
+def audit_record(
+    *,
+    clerk,
+    office,
+    action: str,
+    booking=None,
+    resident=None,
+    code: str = "",
+    params: dict | None = None,
+    now=None,
+):
+    """Write one audit entry: ``code`` and ``params`` say what (``appointments.audit``),
+    in the reader's language when read; never put an ID or phone number in ``params``."""
+    return AuditEntry.objects.create(
+        clerk=clerk,
+        office=office,
+        action=action,
+        booking=booking,
+        resident=resident if resident is not None else getattr(booking, "resident", None),
+        detail_code=code,
+        detail_params=params or {},
+        at=now or timezone.now(),
+    )
+
+
+def refusal_code(exc: Exception) -> str:
+    """Why a service refused, as a code: a BookingError's or a ValidationError's."""
+    if isinstance(exc, ValidationError):
+        codes = [error.code for error in exc.error_list if error.code]
+        return codes[0] if codes else "other"
+    return getattr(exc, "code", None) or "other"
+
+
+@contextmanager
+def refusals_audited(*, what: str, clerk, office, booking=None, now=None):
+    """Record a refused counter action (``what``) with the reason's code, then re-raise.
+
+    Entered outside the action's transaction, so the record stays when the action is
+    rolled back. The refusal is about ``booking``'s person, or about the person the
+    exception names (``exc.resident``); their ID number is never recorded.
+    """
+
+    try:
+        yield
+    except (BookingError, ValidationError) as exc:
+        if getattr(clerk, "is_authenticated", False) and office is not None:
+            audit_record(
+                clerk=clerk,
+                office=office,
+                action=AuditEntry.Action.REFUSED,
+                booking=booking,
+                resident=getattr(exc, "resident", None),
+                code="refused",
+                params={"what": what, "reason": refusal_code(exc)},
+                now=now,
+            )
+        raise
