@@ -10,6 +10,9 @@ Modules, in the order a run uses them:
 - ``data``: everything done through Django in the benchmark process: schema, offices,
   residents and their signed-in sessions, the release, the checks after the run. It imports
   the app's models at module level, so it is imported only after ``django.setup()``.
+- ``django_internals``: what the benchmark borrows from Django beyond its documented API
+  (session keys, the session layout of a signed-in user, CSRF secrets), in one place;
+  ``tests/bench/test_django_internals.py`` fails when a Django upgrade breaks any of it.
 - ``processes``: gunicorn and the load generator (``bench/loadgen.py``) as child processes
   that die with the benchmark, and the sampler of their memory and CPU time.
 - ``report``: the keys, the table, the JSON, the correctness verdict.

@@ -5,25 +5,22 @@ offices and the storm day, the residents with their signed-in sessions, the rele
 the checks of the database after the run.
 
 Import this module only after ``django.setup()``: it imports the app's models. It is the
-only module of the package that needs Django set up.
+only module of the package that needs Django set up (with ``django_internals``, which it
+imports).
 """
 
 import datetime
 import io
 import json
 import time
-from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.core.management import call_command
 from django.db import connections, transaction
 from django.db.models import Count, F, Max, Q, Sum
-from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
 from django.utils import timezone
-from django.utils.crypto import get_random_string
 
 from appointments.models import Booking, DayRelease, Notification, RefusedAttempts, Slot
 from appointments.services import slots_release, split_capacity, week_bounds
@@ -32,6 +29,8 @@ from offices.models import ClosedDay, Office, TimeWindow
 from registration import crypto
 from registration.idnumber import check_character, mask_id_number, parse_id_number
 from registration.models import EBike, Resident, User
+
+from .django_internals import SignedInSessions
 
 
 def prepare_schema() -> None:
@@ -111,14 +110,11 @@ def prepare_residents(n: int, path: Path, batch: int = 2000) -> dict:
     """Users, residents, e-bikes, a signed-in session and a CSRF token each; fast.
 
     Rows are bulk-created with the same hashing and encryption the services use; sessions
-    are written as the login view would leave them (user id, backend, auth hash).
+    are written as the login view would leave them (``django_internals.SignedInSessions``).
     Writes ``{"residents": [[cookie header, CSRF form token, e-bike id], ...]}`` to ``path``
     for the load generator.
     """
-    engine = import_module(settings.SESSION_ENGINE)
-    store_cls = engine.SessionStore
-    db_sessions = hasattr(store_cls, "get_model_class")  # db and cached_db: bulk insert
-    backend = "django.contrib.auth.backends.ModelBackend"
+    sessions = SignedInSessions()
     born0 = datetime.date(1960, 1, 1)
     out = []
     t0 = time.perf_counter()
@@ -149,30 +145,10 @@ def prepare_residents(n: int, path: Path, batch: int = 2000) -> dict:
                 EBike(resident=r, frame_number=f"BENCH{i:09d}", brand="压测牌", model="B-1")
                 for i, r in zip(idx, residents, strict=True)
             )
-            sessions = []
             for user, ebike in zip(users, ebikes, strict=True):
-                data = {
-                    "_auth_user_id": str(user.pk),
-                    "_auth_user_backend": backend,
-                    "_auth_user_hash": user.get_session_auth_hash(),
-                }
-                csrf_secret = _get_new_csrf_string()
-                if settings.CSRF_USE_SESSIONS:
-                    data["_csrftoken"] = csrf_secret
-                if db_sessions:
-                    key = get_random_string(32, VALID_KEY_CHARS)
-                    sessions.append(store_cls(session_key=key).create_model_instance(data))
-                else:
-                    store = store_cls()
-                    store.update(data)
-                    store.save()
-                    key = store.session_key
-                cookie = f"{settings.SESSION_COOKIE_NAME}={key}"
-                if not settings.CSRF_USE_SESSIONS:
-                    cookie += f"; {settings.CSRF_COOKIE_NAME}={csrf_secret}"
-                out.append([cookie, _mask_cipher_secret(csrf_secret), ebike.pk])
-            if db_sessions:
-                store_cls.get_model_class().objects.bulk_create(sessions)
+                cookie, csrf_token = sessions.sign_in(user)
+                out.append([cookie, csrf_token, ebike.pk])
+            sessions.flush()
     path.write_text(json.dumps({"residents": out}), encoding="utf-8")
     return {"session_engine": settings.SESSION_ENGINE, "seconds": time.perf_counter() - t0}
 
