@@ -13,9 +13,9 @@ Phases, in this order, with the same connections and signed-in residents:
     release of one day, storm (every resident books once), sold-out hammer.
 
 Exit status: 0 all good; 1 a correctness key is bad (overbooked, duplicate_ids, errors_5xx,
-counter_mismatches > 0, or booked != capacity although residents > capacity); 2 the
-benchmark itself was invalid (unexpected statuses such as 403 or a redirect to the login
-page, or the set-up failed).
+counter_mismatches, refusals_unrecorded > 0, or booked != capacity although residents >
+capacity); 2 the benchmark itself was invalid (unexpected statuses such as 403 or a
+redirect to the login page, or the set-up failed).
 
 This file is the command; the code is the package bench/storm/ (its docstring says which
 module does what).

@@ -43,7 +43,8 @@ told from the others, whose sessions are saved one by one), ``SESSION_COOKIE_NAM
 ``tests/bench/test_django_internals.py`` writes sessions with ``SignedInSessions`` for each
 session engine and both CSRF storages and sends them through Django's real
 ``SessionMiddleware``, ``CsrfViewMiddleware`` and ``AuthenticationMiddleware``: it fails
-if a Django upgrade removes or changes any of the above.
+if a Django upgrade removes any of the above or changes it in a way that breaks these
+sessions or tokens.
 
 Import this module after ``django.setup()`` (``bench.storm.data`` does): it reads the
 settings when used.

@@ -4,9 +4,9 @@ Sessions and CSRF tokens made exactly the way the benchmark makes them
 (``SignedInSessions``) go through Django's own SessionMiddleware, CsrfViewMiddleware and
 AuthenticationMiddleware, for every session engine the benchmark may meet and both places a
 CSRF secret can live: the request must be the signed-in user, and a POST shaped like the
-load generator's must pass the CSRF check. A Django upgrade that removes, renames or
-changes any borrowed piece fails here (an import error, an anonymous user or a 403)
-instead of as a benchmark run full of redirects to the login page.
+load generator's must pass the CSRF check. A Django upgrade that removes a borrowed piece
+or changes it in a way that breaks these sessions or tokens fails here (an import error,
+an anonymous user or a 403), not as a benchmark run full of redirects to the login page.
 
 Only Django's middleware is used, so a failure here is about Django; the smoke test runs
 the whole app.
