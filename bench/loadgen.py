@@ -24,6 +24,9 @@ import sys
 import time
 
 REQUEST_TIMEOUT = 60.0
+# The POST field Django's CsrfViewMiddleware reads the token from (storm/django_internals.py
+# names it too; tests/bench/test_django_internals.py checks the two agree).
+CSRF_FORM_FIELD = "csrfmiddlewaretoken"
 # Links to other windows on the 409 page ("These windows still have places: ...").
 ALTERNATIVE_LINK = re.compile(rb'href="/book/(\d+)/"')
 
@@ -207,7 +210,7 @@ class LoadGen:
 
     def post_booking(self, resident: int, slot_id: int) -> bytes:
         cookie, token, ebike = self.residents[resident]
-        body = f"csrfmiddlewaretoken={token}&slot={slot_id}&ebike={ebike}".encode()
+        body = f"{CSRF_FORM_FIELD}={token}&slot={slot_id}&ebike={ebike}".encode()
         head = (
             f"POST /book/{slot_id}/ HTTP/1.1\r\n"
             f"Host: {self.host_header}\r\n"

@@ -1,0 +1,1 @@
+"""Benchmarks, run from the repository root (not installed; see docs/benchmarks.md)."""
