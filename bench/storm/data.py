@@ -23,9 +23,11 @@ from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from appointments.models import Booking, DayRelease, Notification, RefusedAttempts, Slot
-from appointments.services import slots_release, split_capacity, week_bounds
+from appointments.services import slots_release
+from core.clock import week_bounds
 from offices import demo
 from offices.models import ClosedDay, Office, TimeWindow
+from offices.planning import split_capacity
 from registration import crypto
 from registration.idnumber import check_character, mask_id_number, parse_id_number
 from registration.models import EBike, Resident, User
