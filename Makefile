@@ -25,6 +25,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	env -u DATABASE_URL $(BIN)/python manage.py makemigrations --check --dry-run
 
 services:

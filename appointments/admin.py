@@ -3,8 +3,9 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdmin
-from offices import services as quota_services
+from offices.services import QuotaError
 
+from . import capacity as capacity_services
 from .models import Booking, DayRelease, Notification, Slot
 
 
@@ -22,8 +23,8 @@ class SlotForm(forms.ModelForm):
         capacity = data.get("capacity")
         if capacity is not None:
             try:
-                quota_services.slot_capacity_validate(slot=self.instance, capacity=capacity)
-            except quota_services.QuotaError as exc:
+                capacity_services.slot_capacity_validate(slot=self.instance, capacity=capacity)
+            except QuotaError as exc:
                 self.add_error("capacity", str(exc))
         return data
 
@@ -46,13 +47,13 @@ class SlotAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            quota_services.slot_capacity_change(
+            capacity_services.slot_capacity_change(
                 slot_id=obj.pk,
                 capacity=form.cleaned_data["capacity"],
                 reason=form.cleaned_data["change_reason"],
                 user=request.user,
             )
-        except quota_services.QuotaError as exc:
+        except QuotaError as exc:
             self.message_user(request, str(exc), level="error")
 
 

@@ -13,7 +13,9 @@ import redis
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
+from django.views.decorators.cache import never_cache
 
 logger = logging.getLogger(__name__)
 
@@ -92,3 +94,23 @@ def readiness() -> dict[str, str]:
     if not urls:
         checks["redis"] = NOT_CONFIGURED
     return checks
+
+
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for the container health check: the process answers; nothing else."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness for a load balancer: 200 if the database and Redis answer, else 503.
+
+    The body names each dependency and its state, never an error's text or a traceback.
+    """
+    checks = readiness()
+    ready = all(state != UNAVAILABLE for state in checks.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
+    )

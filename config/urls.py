@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
+from config import health
 from config.metrics import metrics
 from offices import views as office_views
 
@@ -11,8 +12,8 @@ handler500 = "config.overload.server_error"
 
 urlpatterns = [
     path("", office_views.home, name="home"),
-    path("healthz", office_views.healthz, name="healthz"),
-    path("readyz", office_views.readyz, name="readyz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
     path("complaints/", office_views.complaint_list, name="complaint_list"),
     path("complaints/new/", office_views.complaint_new, name="complaint_new"),

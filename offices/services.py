@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.clock import week_bounds
 from core.errors import DomainError
 
 from .models import ClosedDay, Office, PlannedChange, QuotaChange, TimeWindow
@@ -93,7 +91,7 @@ def main_urban_weekly_total(*, replace: dict[int, OfficePlan] | None = None) -> 
     return sum(p.weekly_online for p in plans.values() if p.counts_for_floor)
 
 
-def _check_floor(*, before: int, after: int) -> None:
+def check_floor(*, before: int, after: int) -> None:
     floor = settings.WEEKLY_ONLINE_FLOOR
     # A change that raises the total is always allowed, even below the floor.
     if after < floor and after < before:
@@ -113,7 +111,7 @@ def lock_offices() -> None:
     list(Office.objects.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
 
 
-def _log(*, office, field, old, new, reason, user, now, target="") -> QuotaChange:
+def quota_log(*, office, field, old, new, reason, user, now, target="") -> QuotaChange:
     return QuotaChange.objects.create(
         office=office,
         field=field,
@@ -126,7 +124,7 @@ def _log(*, office, field, old, new, reason, user, now, target="") -> QuotaChang
     )
 
 
-def _require_reason(reason: str) -> str:
+def reason_required(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise QuotaError(_("Give a reason for the change; it is kept in the quota log."))
@@ -148,7 +146,7 @@ def office_quota_validate(*, office: Office, changes: dict) -> None:
     before = main_urban_weekly_total()
     after = main_urban_weekly_total(replace={office.pk: after_plan})
     if before_plan != after_plan:
-        _check_floor(before=before, after=after)
+        check_floor(before=before, after=after)
         _check_floor_ahead(config_after=_config_with(stored))
 
 
@@ -168,12 +166,12 @@ def office_quota_change(
         changed = {f: v for f, v in changes.items() if getattr(stored, f) != v}
         if not changed:
             return []
-        reason = _require_reason(reason)
+        reason = reason_required(reason)
         office_quota_validate(office=stored, changes=changed)
         entries = []
         for field, value in changed.items():
             entries.append(
-                _log(
+                quota_log(
                     office=stored,
                     field=field,
                     old=getattr(stored, field),
@@ -194,7 +192,8 @@ def _window_label(window: TimeWindow) -> str:
     return f"{window.start:%H:%M}-{window.end:%H:%M}"
 
 
-def window_validate(*, window: TimeWindow, delete: bool = False) -> None:
+def window_validate(*, window: TimeWindow, open_from: datetime.date, delete: bool = False) -> None:
+    """``open_from``: the office's first day not released (``appointments.capacity``)."""
     office = window.office
     windows = [w for w in office.windows.all() if w.pk != window.pk]
     if not delete:
@@ -211,14 +210,21 @@ def window_validate(*, window: TimeWindow, delete: bool = False) -> None:
         )
     before = main_urban_weekly_total()
     after = main_urban_weekly_total(replace={office.pk: office_plan(office, windows=windows)})
-    _check_floor(before=before, after=after)
+    check_floor(before=before, after=after)
     # The windows as they would stand from the first open day and on every planned day.
-    _check_windows_ahead(office, pending_changes(office_ids=[office.pk]), stored=windows)
+    _check_windows_ahead(
+        office, pending_changes(office_ids=[office.pk]), stored=windows, open_from=open_from
+    )
     _check_floor_ahead(config_after=_config_with(office, windows))
 
 
 def window_save(
-    *, window: TimeWindow, reason: str, user=None, now: datetime.datetime | None = None
+    *,
+    window: TimeWindow,
+    reason: str,
+    open_from: datetime.date,
+    user=None,
+    now: datetime.datetime | None = None,
 ) -> TimeWindow:
     """Create or change a time window of an office (applies to days not yet released)."""
     now = now or timezone.now()
@@ -229,11 +235,11 @@ def window_save(
         new_text = f"{_window_label(window)} x{window.capacity}"
         if old_text == new_text:
             return window
-        reason = _require_reason(reason)
-        window_validate(window=window)
+        reason = reason_required(reason)
+        window_validate(window=window, open_from=open_from)
         window.full_clean()
         window.save()
-        _log(
+        quota_log(
             office=window.office,
             field="window",
             target=_window_label(window),
@@ -247,14 +253,19 @@ def window_save(
 
 
 def window_delete(
-    *, window: TimeWindow, reason: str, user=None, now: datetime.datetime | None = None
+    *,
+    window: TimeWindow,
+    reason: str,
+    open_from: datetime.date,
+    user=None,
+    now: datetime.datetime | None = None,
 ) -> None:
     now = now or timezone.now()
     with transaction.atomic():
         lock_offices()
-        reason = _require_reason(reason)
-        window_validate(window=window, delete=True)
-        _log(
+        reason = reason_required(reason)
+        window_validate(window=window, open_from=open_from, delete=True)
+        quota_log(
             office=window.office,
             field="window",
             target=_window_label(window),
@@ -267,115 +278,25 @@ def window_delete(
         window.delete()
 
 
-def main_urban_week_total(
-    *,
-    day: datetime.date,
-    today: datetime.date,
-    closed: Iterable[tuple[int, datetime.date]] = (),
-    slot_capacity: dict[int, int] | None = None,
-) -> int:
-    """Return the places active main-urban offices give in the ISO week of ``day``.
-
-    Day by day as the admins' preview counts them (``days_plan``: released days their
-    slots, the days ahead what their release will give, days up to today never released
-    nothing). ``closed`` adds (office id, date) closings and ``slot_capacity`` maps slot
-    ids to capacities that stand in for the stored ones, so a change can be measured first.
-    """
-    from appointments.planning import offices_days_plan
-
-    monday, sunday = week_bounds(day)
-    offices = list(
-        Office.objects.filter(is_main_urban=True, is_active=True).prefetch_related("windows")
-    )
-    plans = offices_days_plan(
-        offices=offices,
-        first=monday,
-        last=sunday,
-        first_releasable=today + datetime.timedelta(days=1),
-        closed=closed,
-        slot_capacity=slot_capacity,
-    )
-    return sum(places for days in plans.values() for _day, _state, places in days)
-
-
-def _check_week_floor(
-    *,
-    day: datetime.date,
-    today: datetime.date,
-    closed: Iterable[tuple[int, datetime.date]] = (),
-    slot_capacity: dict[int, int] | None = None,
-) -> None:
-    """Refuse a closing or a slot cut (as for ``main_urban_week_total``) that takes the
-    ISO week of ``day`` below the floor, naming the week."""
-    try:
-        _check_floor(
-            before=main_urban_week_total(day=day, today=today),
-            after=main_urban_week_total(
-                day=day, today=today, closed=closed, slot_capacity=slot_capacity
-            ),
-        )
-    except BelowWeeklyFloor as exc:
-        monday, sunday = week_bounds(day)
-        year, number, _weekday = day.isocalendar()
-        raise BelowWeeklyFloor(
-            _("Week %(week)s (%(monday)s to %(sunday)s): %(refusal)s")
-            % {
-                "week": f"{year}-W{number:02d}",
-                "monday": monday.isoformat(),
-                "sunday": sunday.isoformat(),
-                "refusal": exc,
-            }
-        ) from None
-
-
-def closed_day_validate(
-    *, office: Office, date: datetime.date, now: datetime.datetime | None = None
-) -> None:
-    """Raise QuotaError if ``office`` cannot be closed on ``date``."""
-    from appointments.models import DayRelease
-
-    if DayRelease.objects.filter(office=office, date=date).exists():
-        raise DayAlreadyReleased(
-            _(
-                "%(date)s is already released for %(office)s; lower its slots' capacity "
-                "instead (down to what is booked)."
-            )
-            % {"date": date.isoformat(), "office": office.name}
-        )
-    if office.is_main_urban and office.is_active:
-        today = timezone.localdate(now or timezone.now())
-        _check_week_floor(day=date, today=today, closed=[(office.pk, date)])
-
-
-def closed_day_add(
-    *,
-    office: Office,
-    date: datetime.date,
-    reason: str,
-    user=None,
-    now: datetime.datetime | None = None,
+def closed_day_record(
+    *, office: Office, date: datetime.date, reason: str, user=None, now: datetime.datetime
 ) -> ClosedDay:
-    """Close an office on a day not yet released, unless its week falls below the floor."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        lock_offices()
-        reason = _require_reason(reason)
-        office = Office.objects.get(pk=office.pk)
-        closed_day_validate(office=office, date=date, now=now)
-        closed, created = ClosedDay.objects.get_or_create(
-            office=office, date=date, defaults={"reason": reason}
+    """Write a closing and its log line; the caller has checked that it may be closed
+    (``appointments.capacity.closed_day_add``: not released, the week above the floor)."""
+    closed, created = ClosedDay.objects.get_or_create(
+        office=office, date=date, defaults={"reason": reason}
+    )
+    if created:
+        quota_log(
+            office=office,
+            field="closed_day",
+            target=date.isoformat(),
+            old="open",
+            new="closed",
+            reason=reason,
+            user=user,
+            now=now,
         )
-        if created:
-            _log(
-                office=office,
-                field="closed_day",
-                target=date.isoformat(),
-                old="open",
-                new="closed",
-                reason=reason,
-                user=user,
-                now=now,
-            )
     return closed
 
 
@@ -384,8 +305,8 @@ def closed_day_remove(
 ) -> None:
     now = now or timezone.now()
     with transaction.atomic():
-        reason = _require_reason(reason)
-        _log(
+        reason = reason_required(reason)
+        quota_log(
             office=closed_day.office,
             field="closed_day",
             target=closed_day.date.isoformat(),
@@ -396,68 +317,6 @@ def closed_day_remove(
             now=now,
         )
         closed_day.delete()
-
-
-def slot_capacity_validate(*, slot, capacity: int, now: datetime.datetime | None = None) -> None:
-    """Raise QuotaError if a released ``slot`` cannot have ``capacity`` places."""
-    if capacity < 0:
-        raise QuotaError(_("Capacity cannot be negative."))
-    if capacity < slot.booked:
-        raise BelowBooked(
-            _(
-                "Refused: %(booked)d places of this slot are already booked, so its capacity "
-                "cannot fall to %(capacity)d."
-            )
-            % {"booked": slot.booked, "capacity": capacity}
-        )
-    if capacity < slot.capacity and slot.office.is_main_urban and slot.office.is_active:
-        today = timezone.localdate(now or timezone.now())
-        _check_week_floor(day=slot.date, today=today, slot_capacity={slot.pk: capacity})
-
-
-def slot_capacity_change(
-    *, slot_id: int, capacity: int, reason: str, user=None, now: datetime.datetime | None = None
-):
-    """Change a released slot's capacity: up freely, down only to what is booked and
-    never taking its week below the floor."""
-    from appointments.models import DayRelease, Slot
-
-    now = now or timezone.now()
-    with transaction.atomic():
-        lock_offices()  # before the slot, in the order the release takes them
-        slot = Slot.objects.select_for_update(of=("self",)).select_related("office").get(pk=slot_id)
-        if capacity == slot.capacity:
-            return slot
-        reason = _require_reason(reason)
-        slot_capacity_validate(slot=slot, capacity=capacity, now=now)
-        _log(
-            office=slot.office,
-            field="slot_capacity",
-            target=f"{slot.date:%Y-%m-%d} {slot.start:%H:%M}-{slot.end:%H:%M}",
-            old=slot.capacity,
-            new=capacity,
-            reason=reason,
-            user=user,
-            now=now,
-        )
-        DayRelease.objects.filter(office=slot.office, date=slot.date).update(
-            capacity=F("capacity") + (capacity - slot.capacity)
-        )
-        slot.capacity = capacity
-        slot.save(update_fields=["capacity"])
-        transaction.on_commit(lambda: _after_capacity_change(slot, now))
-    return slot
-
-
-def _after_capacity_change(slot, now) -> None:
-    from appointments import cache as availability_cache
-    from appointments.services import day_sold_out_record
-
-    availability_cache.invalidate()
-    # Recomputed from the row on the next booking attempt if it is still full.
-    availability_cache.clear_full(slot.pk)
-    if slot.booked >= slot.capacity:  # lowered to what is booked: the day may be full now
-        day_sold_out_record(slot.office_id, slot.date, now)
 
 
 def complaint_file(
@@ -507,20 +366,6 @@ def complaint_answer(*, complaint, answer: str, user, close: bool = False, now=N
 
 
 # --- changes that take effect from a later day ---------------------------------------------
-
-
-def first_open_day(office: Office, *, today: datetime.date | None = None) -> datetime.date:
-    """The first day whose places are not released yet: changes can apply from here on."""
-    from appointments.models import DayRelease
-
-    today = today or timezone.localdate()
-    last = (
-        DayRelease.objects.filter(office=office, date__gte=today)
-        .order_by("-date")
-        .values_list("date", flat=True)
-        .first()
-    )
-    return last + datetime.timedelta(days=1) if last else today
 
 
 def pending_changes(*, office_ids=None, until: datetime.date | None = None) -> list[PlannedChange]:
@@ -604,7 +449,7 @@ def _check_floor_ahead(*, config_after=None, pending_after=None) -> None:
         before = _total_on(config, pending, day)
         after = _total_on(after_config, after_pending, day)
         try:
-            _check_floor(before=before, after=after)
+            check_floor(before=before, after=after)
         except BelowWeeklyFloor as exc:
             raise BelowWeeklyFloor(
                 _("From %(date)s: %(refusal)s") % {"date": day.isoformat(), "refusal": exc}
@@ -639,8 +484,11 @@ def planned_change_validate(
     window=None,
     start: datetime.time | None = None,
     end: datetime.time | None = None,
+    open_from: datetime.date,
 ) -> PlannedChange:
-    """Return the unsaved change, or raise QuotaError saying why it cannot be planned."""
+    """Return the unsaved change, or raise QuotaError saying why it cannot be planned.
+
+    ``open_from`` is the office's first day not released (``appointments.capacity``)."""
     Field = PlannedChange.Field
     if field not in Field.values:
         raise QuotaError(_("This setting cannot be planned ahead."))
@@ -659,7 +507,7 @@ def planned_change_validate(
             raise QuotaError(_("Give the new window's start and a later end."))
     else:
         start = end = None
-    earliest = first_open_day(office)
+    earliest = open_from
     if effective_from < earliest:
         raise DayAlreadyReleased(
             _(
@@ -680,12 +528,12 @@ def planned_change_validate(
     )
     pending_after = sorted([*pending_changes(), change], key=_change_order)
     if field in (Field.WINDOW_ADD, Field.WINDOW_REMOVE):
-        _check_windows_ahead(office, pending_after)
+        _check_windows_ahead(office, pending_after, open_from=open_from)
     _check_floor_ahead(pending_after=pending_after)
     return change
 
 
-def _check_windows_ahead(office: Office, pending, *, stored=None) -> None:
+def _check_windows_ahead(office: Office, pending, *, open_from: datetime.date, stored=None) -> None:
     """Windows must not overlap on any planned day, and a plan leaves at least one.
 
     ``stored`` stands for the office's windows as a direct edit would leave them; they
@@ -695,7 +543,7 @@ def _check_windows_ahead(office: Office, pending, *, stored=None) -> None:
     if stored is None:
         stored = list(office.windows.all())
     else:
-        days.add(first_open_day(office))
+        days.add(open_from)
     for day in sorted(days):
         windows = plan_for_day(office, stored, day, pending, strict=True)[1]
         windows = sorted(windows, key=lambda w: w.start)
@@ -730,6 +578,7 @@ def planned_change_add(
     window=None,
     start: datetime.time | None = None,
     end: datetime.time | None = None,
+    open_from: datetime.date,
     user=None,
     now: datetime.datetime | None = None,
 ) -> PlannedChange:
@@ -737,7 +586,7 @@ def planned_change_add(
     now = now or timezone.now()
     with transaction.atomic():
         lock_offices()
-        reason = _require_reason(reason)
+        reason = reason_required(reason)
         change = planned_change_validate(
             office=office,
             field=field,
@@ -746,6 +595,7 @@ def planned_change_add(
             window=window,
             start=start,
             end=end,
+            open_from=open_from,
         )
         target, old, new = _plan_effect(change, pending_changes())
         change.reason, change.created_by, change.created_at = reason, user, now
@@ -755,7 +605,7 @@ def planned_change_add(
 
 
 def _log_plan(change: PlannedChange, *, target, old, new, reason, user, now) -> None:
-    entry = _log(
+    entry = quota_log(
         office=change.office,
         field=change.field,
         target=target,
@@ -770,21 +620,26 @@ def _log_plan(change: PlannedChange, *, target, old, new, reason, user, now) -> 
 
 
 def planned_change_cancel(
-    *, change: PlannedChange, reason: str, user=None, now: datetime.datetime | None = None
+    *,
+    change: PlannedChange,
+    reason: str,
+    open_from: datetime.date,
+    user=None,
+    now: datetime.datetime | None = None,
 ) -> None:
     """Withdraw a planned change that has not taken effect; checked and logged."""
     now = now or timezone.now()
     with transaction.atomic():
         lock_offices()
-        reason = _require_reason(reason)
+        reason = reason_required(reason)
         change = PlannedChange.objects.select_related("office", "window").get(pk=change.pk)
-        if change.applied_at is not None or change.effective_from < first_open_day(change.office):
+        if change.applied_at is not None or change.effective_from < open_from:
             raise DayAlreadyReleased(
                 _("This change has already taken effect; plan another one instead.")
             )
         others = [c for c in pending_changes() if c.pk != change.pk]
         if change.field in (PlannedChange.Field.WINDOW_ADD, PlannedChange.Field.WINDOW_REMOVE):
-            _check_windows_ahead(change.office, others)
+            _check_windows_ahead(change.office, others, open_from=open_from)
         _check_floor_ahead(pending_after=others)
         target, without, with_it = _plan_effect(change, others)
         _log_plan(

@@ -1,13 +1,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
-
-from config import health
 
 from . import services
 from .forms import ComplaintForm
@@ -20,26 +17,6 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "offices/home.html",
         {"offices": offices_for_residents(), "now": timezone.localtime()},
-    )
-
-
-@never_cache
-def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness for the container health check: the process answers; nothing else."""
-    return HttpResponse("ok", content_type="text/plain")
-
-
-@never_cache
-def readyz(request: HttpRequest) -> HttpResponse:
-    """Readiness for a load balancer: 200 if the database and Redis answer, else 503.
-
-    The body names each dependency and its state, never an error's text or a traceback.
-    """
-    checks = health.readiness()
-    ready = all(state != health.UNAVAILABLE for state in checks.values())
-    return JsonResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status=200 if ready else 503,
     )
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.utils.translation import gettext as _
 
-from config import cache as cache_backend
+from core import cache as cache_backend
 
 from . import sms
 from .forms import ChineseMobileField

@@ -1,8 +1,8 @@
-"""config.cache.ReusingRedisCache against a real Redis."""
+"""core.cache.ReusingRedisCache against a real Redis."""
 
 import pytest
 
-from config.cache import ReusingRedisCache
+from core.cache import ReusingRedisCache
 
 
 @pytest.mark.redis
@@ -29,7 +29,7 @@ def test_unreachable_redis_is_a_quick_miss_for_the_booking_flags(settings):
 
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.cache.ReusingRedisCache",
+            "BACKEND": "core.cache.ReusingRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

@@ -14,7 +14,7 @@ LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 
 def redis_cache(url):
-    return {"default": {"BACKEND": "config.cache.ReusingRedisCache", "LOCATION": url}}
+    return {"default": {"BACKEND": "core.cache.ReusingRedisCache", "LOCATION": url}}
 
 
 def get_ready(client):

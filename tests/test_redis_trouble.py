@@ -22,7 +22,7 @@ from django.test import Client
 
 from appointments import services as booking_services
 from appointments.models import Booking, Slot
-from config import cache as cache_backend
+from core import cache as cache_backend
 from registration import services as registration_services
 from registration.models import User
 from tests.appointments.test_notifications_redis_down import (
@@ -63,7 +63,7 @@ def private_redis(settings):
     with tempfile.TemporaryDirectory() as tmp, redis_server(port, Path(tmp)) as proc:
         settings.CACHES = {
             "default": {  # as config/settings/base.py builds it for production
-                "BACKEND": "config.cache.FailSafeRedisCache",
+                "BACKEND": "core.cache.FailSafeRedisCache",
                 "LOCATION": url,
                 "KEY_PREFIX": "ebike",
                 "OPTIONS": {
@@ -232,7 +232,7 @@ def test_the_cache_is_used_again_once_redis_is_back(settings):
     port = free_port()
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.cache.FailSafeRedisCache",
+            "BACKEND": "core.cache.FailSafeRedisCache",
             "LOCATION": f"redis://127.0.0.1:{port}/0",
             "OPTIONS": {"socket_timeout": 0.25, "RETRY_SECONDS": 1},
         }

@@ -102,7 +102,7 @@ def test_database_and_redis_urls_switch_backends():
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
         "redis://127.0.0.1:6379/3",
-        "config.cache.FailSafeRedisCache",
+        "core.cache.FailSafeRedisCache",
         "Asia/Shanghai",
         "zh-hans",
     ]

@@ -252,11 +252,11 @@ CACHE_RETRY_SECONDS = env_int("CACHE_RETRY_SECONDS", 5)
 if REDIS_URL:
     CACHES = {
         "default": {
-            # Reads as empty while Redis is down or frozen: see config/cache.py and
+            # Reads as empty while Redis is down or frozen: see core/cache.py and
             # docs/reliability.md "Redis trouble". Every page and booking touches the
             # cache, so its timeouts are short: a frozen Redis costs one of them per
             # process every CACHE_RETRY_SECONDS.
-            "BACKEND": "config.cache.FailSafeRedisCache",
+            "BACKEND": "core.cache.FailSafeRedisCache",
             "LOCATION": env.str("CACHE_REDIS_URL", default=REDIS_URL),
             "KEY_PREFIX": "ebike",
             "OPTIONS": {

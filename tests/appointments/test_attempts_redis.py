@@ -25,7 +25,7 @@ BUDGET = 60  # seconds, generous for two busy cores
 def redis_cache(settings, redis_url):
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.cache.ReusingRedisCache",
+            "BACKEND": "core.cache.ReusingRedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": f"test-attempts-{os.getpid()}",
         }
@@ -85,7 +85,7 @@ sys.stdin.read()  # the answers went out; the worker now waits to be killed
 def test_with_redis_down_refusals_are_counted_in_memory(make_slot, settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "config.cache.ReusingRedisCache",
+            "BACKEND": "core.cache.ReusingRedisCache",
             "LOCATION": "redis://127.0.0.1:9/0",  # the discard port: nothing listens
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }

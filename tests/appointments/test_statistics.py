@@ -94,9 +94,8 @@ def test_a_moved_booking_counts_for_its_new_day(make_office, make_resident):
 def test_lowering_a_slot_to_what_is_booked_sells_out_the_day(
     make_office, make_resident, admin_user, django_capture_on_commit_callbacks
 ):
-    from appointments import services
+    from appointments import capacity, services
     from appointments.models import DayRelease, Slot
-    from offices import services as office_services
     from tests.stats_city import R
 
     office = make_office(
@@ -107,7 +106,7 @@ def test_lowering_a_slot_to_what_is_booked_sells_out_the_day(
     services.booking_create(resident=make_resident(), slot_id=slot.pk, now=R)
     later = R + datetime.timedelta(minutes=5)
     with django_capture_on_commit_callbacks(execute=True):
-        office_services.slot_capacity_change(
+        capacity.slot_capacity_change(
             slot_id=slot.pk, capacity=1, reason="Clerk ill", user=admin_user, now=later
         )
     assert DayRelease.objects.get(office=office, date=D).sold_out_at == later

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
+from appointments import capacity
 from offices import services
 from offices.models import Complaint
 from registration.models import User
@@ -83,7 +84,7 @@ def test_staff_without_permissions_are_refused_on_the_supervision_pages(db, make
     from offices.models import PlannedChange
 
     office = make_office(is_main_urban=False)
-    plan = services.planned_change_add(
+    plan = capacity.planned_change_add(
         office=office,
         field="daily_capacity",
         value=10,

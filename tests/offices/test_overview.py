@@ -7,10 +7,9 @@ import pytest
 import time_machine
 from django.test import Client
 
-from appointments import selectors
+from appointments import capacity, selectors
 from appointments import services as booking_services
 from appointments.models import DayRelease, Slot
-from offices import services as quota_services
 from offices.models import ClosedDay, Office
 from registration.models import User
 
@@ -70,7 +69,7 @@ def test_preview_equals_the_release_for_two_weeks_from_any_weekday(make_office, 
             day=today - datetime.timedelta(days=2), now=at - datetime.timedelta(days=3)
         )
     with time_machine.travel(at, tick=False):
-        quota_services.planned_change_add(
+        capacity.planned_change_add(
             office=tight,
             field="daily_capacity",
             value=20,

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
-from appointments import selectors
+from appointments import capacity, selectors
 from appointments import services as booking_services
 from appointments.models import DayRelease, Slot
 from offices import services
@@ -44,7 +44,7 @@ def test_a_daily_capacity_cut_applies_from_its_day_in_preview_release_and_log(
     time_machine.move_to(NOW, tick=False)
     office = main_urban_offices[0]
     wednesday = days_from(MONDAY, 2)
-    services.planned_change_add(
+    capacity.planned_change_add(
         office=office,
         field="daily_capacity",
         value=20,
@@ -83,7 +83,7 @@ def test_a_window_capacity_change_splits_the_day_by_the_new_capacities(
     time_machine.move_to(NOW, tick=False)
     office = make_office(daily_capacity=40, is_main_urban=False)
     first = office.windows.order_by("start").first()
-    services.planned_change_add(
+    capacity.planned_change_add(
         office=office,
         field="window_capacity",
         window=first,
@@ -109,7 +109,7 @@ def test_a_released_day_cannot_be_changed_by_a_plan(main_urban_offices, time_mac
     office = main_urban_offices[0]
     booking_services.slots_release(day=MONDAY, now=NOW)
     with pytest.raises(services.DayAlreadyReleased, match="2030-01-08 at the earliest"):
-        services.planned_change_add(
+        capacity.planned_change_add(
             office=office,
             field="weekly_quota",
             value=150,
@@ -125,11 +125,11 @@ def test_the_floor_holds_on_the_day_a_plan_takes_effect(main_urban_offices, time
     time_machine.move_to(NOW, tick=False)
     a, b = main_urban_offices[:2]
     next_week = days_from(MONDAY, 7)
-    services.planned_change_add(
+    capacity.planned_change_add(
         office=a, field="weekly_quota", value=130, effective_from=next_week, reason="Works"
     )  # 770 from next week: allowed
     with pytest.raises(services.BelowWeeklyFloor) as refused:
-        services.planned_change_add(
+        capacity.planned_change_add(
             office=b, field="weekly_quota", value=140, effective_from=next_week, reason="More"
         )
     assert "2030-01-14" in str(refused.value) and "760" in str(refused.value)
@@ -145,16 +145,16 @@ def test_withdrawing_a_plan_is_checked_and_logged(main_urban_offices, admin_user
     time_machine.move_to(NOW, tick=False)
     a, b = main_urban_offices[:2]
     Office.objects.filter(pk=b.pk).update(weekly_quota=100)  # 740 today, below the floor
-    raise_plan = services.planned_change_add(
+    raise_plan = capacity.planned_change_add(
         office=b, field="weekly_quota", value=160, effective_from=MONDAY, reason="Back to normal"
     )
-    cut_plan = services.planned_change_add(
+    cut_plan = capacity.planned_change_add(
         office=a, field="weekly_quota", value=150, effective_from=MONDAY, reason="Smaller hall"
     )
     # Withdrawing the raise would leave 790 - 60 = 730 from Monday, lower than with it.
     with pytest.raises(services.BelowWeeklyFloor):
-        services.planned_change_cancel(change=raise_plan, reason="Changed my mind")
-    services.planned_change_cancel(change=cut_plan, reason="Hall stays", user=admin_user)
+        capacity.planned_change_cancel(change=raise_plan, reason="Changed my mind")
+    capacity.planned_change_cancel(change=cut_plan, reason="Hall stays", user=admin_user)
     assert list(PlannedChange.objects.all()) == [raise_plan]
     withdrawn = QuotaChange.objects.filter(office=a).order_by("-changed_at", "-id").first()
     assert (withdrawn.old_value, withdrawn.new_value, withdrawn.reason) == (
@@ -165,7 +165,7 @@ def test_withdrawing_a_plan_is_checked_and_logged(main_urban_offices, admin_user
     # Once its day is released the plan can no longer be withdrawn.
     booking_services.slots_release(day=MONDAY, now=NOW)
     with pytest.raises(services.DayAlreadyReleased):
-        services.planned_change_cancel(change=raise_plan, reason="Too late")
+        capacity.planned_change_cancel(change=raise_plan, reason="Too late")
 
 
 def test_bad_plans_say_why(main_urban_offices, make_office):
@@ -182,11 +182,11 @@ def test_bad_plans_say_why(main_urban_offices, make_office):
     ]
     for kwargs, message in cases:
         with pytest.raises(services.QuotaError, match=message):
-            services.planned_change_add(
+            capacity.planned_change_add(
                 office=a, effective_from=days_from(MONDAY, 30), reason="x", **kwargs
             )
     with pytest.raises(services.QuotaError, match="reason"):
-        services.planned_change_add(
+        capacity.planned_change_add(
             office=a, field="daily_capacity", value=5, effective_from=MONDAY, reason=" "
         )
     assert not PlannedChange.objects.exists()
@@ -238,13 +238,13 @@ def test_windows_end_and_start_from_a_day(make_office, admin_user, time_machine)
     wednesday = days_from(MONDAY, 2)
     new = {"field": "window_add", "start": T(15), "end": T(17), "value": 12}
     with pytest.raises(services.QuotaError, match="15:00-16:30 and 15:00-17:00 would overlap"):
-        services.planned_change_add(office=office, effective_from=wednesday, reason="x", **new)
-    services.planned_change_add(
+        capacity.planned_change_add(office=office, effective_from=wednesday, reason="x", **new)
+    capacity.planned_change_add(
         office=office, field="window_remove", window=last, effective_from=wednesday, reason="Later"
     )
-    services.planned_change_add(office=office, effective_from=wednesday, reason="Later", **new)
+    capacity.planned_change_add(office=office, effective_from=wednesday, reason="Later", **new)
     with pytest.raises(services.QuotaError, match="10:00-11:30 and 10:30-11:00 would overlap"):
-        services.planned_change_add(
+        capacity.planned_change_add(
             office=office,
             field="window_add",
             start=T(10, 30),
@@ -289,7 +289,7 @@ def test_an_office_keeps_at_least_one_window(make_office, time_machine):
     time_machine.move_to(NOW, tick=False)
     office = make_office(windows=[(T(9), T(10), 5)], is_main_urban=False)
     with pytest.raises(services.QuotaError, match="no time window left"):
-        services.planned_change_add(
+        capacity.planned_change_add(
             office=office,
             field="window_remove",
             window=office.windows.get(),
@@ -304,7 +304,7 @@ def test_a_direct_window_edit_cannot_clash_with_a_planned_window(
     """Otherwise the plan could not be applied on its day."""
     time_machine.move_to(NOW, tick=False)
     office = make_office(is_main_urban=False)
-    services.planned_change_add(
+    capacity.planned_change_add(
         office=office,
         field="window_add",
         start=T(17),
@@ -316,11 +316,11 @@ def test_a_direct_window_edit_cannot_clash_with_a_planned_window(
     for start, end in [(T(17), T(17, 30)), (T(16, 45), T(17, 30))]:
         window = TimeWindow(office=office, start=start, end=end, capacity=5)
         with pytest.raises(services.QuotaError, match="would overlap"):
-            services.window_save(window=window, reason="Direct", user=admin_user)
+            capacity.window_save(window=window, reason="Direct", user=admin_user)
     assert office.windows.count() == 4
     # Two stored windows may not overlap either.
     with pytest.raises(services.QuotaError, match="08:30-10:00 and 09:00-09:30 would overlap"):
-        services.window_save(
+        capacity.window_save(
             window=TimeWindow(office=office, start=T(9), end=T(9, 30), capacity=2),
             reason="Direct",
         )
@@ -332,7 +332,7 @@ def test_a_window_with_a_pending_plan_is_not_deleted_behind_its_back(
     time_machine.move_to(NOW, tick=False)
     office = make_office(is_main_urban=False)
     window = office.windows.order_by("start").first()
-    services.planned_change_add(
+    capacity.planned_change_add(
         office=office,
         field="window_capacity",
         window=window,
@@ -341,7 +341,7 @@ def test_a_window_with_a_pending_plan_is_not_deleted_behind_its_back(
         reason="Shorter",
     )
     with pytest.raises(services.QuotaError, match="planned from 2030-01-07; withdraw it first"):
-        services.window_delete(window=window, reason="Gone", user=admin_user)
+        capacity.window_delete(window=window, reason="Gone", user=admin_user)
     assert TimeWindow.objects.filter(pk=window.pk).exists()
     assert PlannedChange.objects.count() == 1
 
@@ -352,7 +352,7 @@ def test_a_clashing_plan_never_stops_the_citys_release(make_office, time_machine
     time_machine.move_to(NOW, tick=False)
     office = make_office(is_main_urban=False)
     other = make_office(is_main_urban=False)
-    plan = services.planned_change_add(
+    plan = capacity.planned_change_add(
         office=office,
         field="window_add",
         start=T(17),

@@ -5,6 +5,7 @@ import pytest
 import time_machine
 from django.utils import translation
 
+from appointments import capacity
 from appointments import services as booking_services
 from appointments.models import DayRelease, Slot
 from offices import services
@@ -100,12 +101,12 @@ def test_removing_a_window_below_the_floor_is_refused(main_urban_offices):
     office = main_urban_offices[0]
     first, second, third, _ = office.windows.all()
     # 30 and then 20 places a day over 6 days still reach the 760 floor city-wide ...
-    services.window_delete(window=first, reason="fewer windows")
-    services.window_delete(window=second, reason="fewer windows")
+    capacity.window_delete(window=first, reason="fewer windows")
+    capacity.window_delete(window=second, reason="fewer windows")
     assert services.main_urban_weekly_total() == 760
     # ... 10 a day would not.
     with pytest.raises(services.BelowWeeklyFloor):
-        services.window_delete(window=third, reason="fewer windows")
+        capacity.window_delete(window=third, reason="fewer windows")
     assert office.windows.count() == 2
     assert QuotaChange.objects.count() == 2
 
@@ -114,7 +115,7 @@ def test_window_changes_are_logged(main_urban_offices, admin_user):
     office = main_urban_offices[0]
     window = office.windows.first()
     window.capacity = 12
-    services.window_save(window=window, reason="longer window", user=admin_user)
+    capacity.window_save(window=window, reason="longer window", user=admin_user)
     change = QuotaChange.objects.get()
     assert (change.field, change.old_value, change.new_value) == (
         "window",
@@ -136,7 +137,7 @@ def test_released_slot_capacity_may_rise(make_office):
     office = make_office()
     booking_services.slots_release(day=MONDAY)
     slot = Slot.objects.filter(office=office, date=MONDAY).first()
-    services.slot_capacity_change(slot_id=slot.pk, capacity=slot.capacity + 5, reason="extra clerk")
+    capacity.slot_capacity_change(slot_id=slot.pk, capacity=slot.capacity + 5, reason="extra clerk")
     slot.refresh_from_db()
     assert slot.capacity == 13
     assert DayRelease.objects.get(office=office, date=MONDAY).capacity == 37
@@ -150,11 +151,11 @@ def test_released_slot_may_fall_to_booked_but_not_below(make_office, make_reside
     for _ in range(3):
         booking_services.booking_create(resident=make_resident(), slot_id=slot.pk, now=BEFORE)
     with pytest.raises(services.BelowBooked) as exc:
-        services.slot_capacity_change(slot_id=slot.pk, capacity=2, reason="clerk ill")
+        capacity.slot_capacity_change(slot_id=slot.pk, capacity=2, reason="clerk ill")
     assert "3" in str(exc.value)
     slot.refresh_from_db()
     assert slot.capacity == 8
-    services.slot_capacity_change(slot_id=slot.pk, capacity=3, reason="clerk ill")
+    capacity.slot_capacity_change(slot_id=slot.pk, capacity=3, reason="clerk ill")
     slot.refresh_from_db()
     assert (slot.capacity, slot.booked, slot.remaining) == (3, 3, 0)
     assert QuotaChange.objects.filter(field="slot_capacity").count() == 1
@@ -164,13 +165,13 @@ def test_closing_a_released_day_is_refused(make_office):
     office = make_office()
     booking_services.slots_release(day=MONDAY)
     with pytest.raises(services.DayAlreadyReleased):
-        services.closed_day_add(office=office, date=MONDAY, reason="holiday")
+        capacity.closed_day_add(office=office, date=MONDAY, reason="holiday")
     assert not ClosedDay.objects.exists()
 
 
 def test_closing_an_unreleased_day_is_logged_and_respected(make_office):
     office = make_office(is_main_urban=False)  # one office alone is below the floor
-    services.closed_day_add(office=office, date=MONDAY, reason="holiday")
+    capacity.closed_day_add(office=office, date=MONDAY, reason="holiday")
     booking_services.slots_release(day=MONDAY)
     assert not Slot.objects.filter(office=office, date=MONDAY).exists()
     assert QuotaChange.objects.get().field == "closed_day"
@@ -199,6 +200,6 @@ def test_raising_a_full_slot_clears_its_sold_out_flag(
         booking_services.booking_create(resident=make_resident(), slot_id=slot.pk, now=BEFORE)
     assert availability_cache.sold_out_state(slot.pk)[0] is True
     with django_capture_on_commit_callbacks(execute=True):
-        services.slot_capacity_change(slot_id=slot.pk, capacity=slot.capacity + 1, reason="more")
+        capacity.slot_capacity_change(slot_id=slot.pk, capacity=slot.capacity + 1, reason="more")
     assert availability_cache.sold_out_state(slot.pk)[0] is False
     booking_services.booking_create(resident=make_resident(), slot_id=slot.pk, now=BEFORE)

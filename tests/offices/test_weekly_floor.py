@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
+from appointments import capacity
 from appointments import services as booking_services
 from appointments.models import Slot
 from offices import services
@@ -43,18 +44,18 @@ def offices(make_office, settings):
 def week_at_768(offices):
     """Week 2030-W02 eight places above the floor: office 0 closed Thursday to Saturday."""
     for n in (3, 4, 5):
-        services.closed_day_add(office=offices[0], date=day(n), reason="training", now=NOW)
-    assert services.main_urban_week_total(day=MONDAY, today=NOW.date()) == 768
+        capacity.closed_day_add(office=offices[0], date=day(n), reason="training", now=NOW)
+    assert capacity.main_urban_week_total(day=MONDAY, today=NOW.date()) == 768
     return offices
 
 
 def total(on: datetime.date) -> int:
-    return services.main_urban_week_total(day=on, today=NOW.date())
+    return capacity.main_urban_week_total(day=on, today=NOW.date())
 
 
 def test_closing_a_day_below_the_floor_is_refused_with_the_week_and_both_totals(week_at_768):
     with pytest.raises(services.BelowWeeklyFloor) as refused:
-        services.closed_day_add(office=week_at_768[1], date=day(2), reason="holiday", now=NOW)
+        capacity.closed_day_add(office=week_at_768[1], date=day(2), reason="holiday", now=NOW)
     message = str(refused.value)
     assert "Week 2030-W02 (2030-01-07 to 2030-01-13)" in message
     assert "from 768 to 744, below the floor of 760" in message
@@ -66,9 +67,9 @@ def test_closing_a_day_below_the_floor_is_refused_with_the_week_and_both_totals(
 def test_a_closed_sunday_counts_in_its_own_iso_week_not_the_next(week_at_768):
     office = week_at_768[1]
     with pytest.raises(services.BelowWeeklyFloor, match="Week 2030-W02"):
-        services.closed_day_add(office=office, date=SUNDAY, reason="holiday", now=NOW)
+        capacity.closed_day_add(office=office, date=SUNDAY, reason="holiday", now=NOW)
     # The Monday after belongs to 2030-W03, which has room.
-    services.closed_day_add(office=office, date=NEXT_MONDAY, reason="holiday", now=NOW)
+    capacity.closed_day_add(office=office, date=NEXT_MONDAY, reason="holiday", now=NOW)
     assert list(ClosedDay.objects.filter(office=office).values_list("date", flat=True)) == [
         NEXT_MONDAY
     ]
@@ -79,7 +80,7 @@ def test_closing_a_day_elsewhere_than_a_counted_office_still_works(week_at_768, 
     suburb = make_office(is_main_urban=False)
     inactive = make_office(is_active=False)
     for office in (suburb, inactive):
-        services.closed_day_add(office=office, date=day(2), reason="holiday", now=NOW)
+        capacity.closed_day_add(office=office, date=day(2), reason="holiday", now=NOW)
     assert ClosedDay.objects.filter(date=day(2)).count() == 2
     assert total(MONDAY) == 768
 
@@ -89,7 +90,7 @@ def test_a_closing_the_rest_of_the_week_makes_up_for_is_accepted(main_urban_offi
     # Saturday gives what a closed Monday does not, as the release will show.
     office = main_urban_offices[0]
     for n in (0, 1):  # the first costs nothing, the second 32 places: 768
-        services.closed_day_add(office=office, date=day(n), reason="repairs", now=NOW)
+        capacity.closed_day_add(office=office, date=day(n), reason="repairs", now=NOW)
     assert total(MONDAY) == 768
     for n in range(7):
         booking_services.slots_release(day=day(n), now=NOW)
@@ -102,9 +103,9 @@ def test_a_closing_the_rest_of_the_week_makes_up_for_is_accepted(main_urban_offi
 def test_days_up_to_today_that_were_never_released_count_nothing(offices):
     # The schedule releases days ahead: Monday to Wednesday, never released, never will be.
     wednesday = datetime.datetime.combine(day(2), datetime.time(10), tzinfo=TZ)
-    assert services.main_urban_week_total(day=MONDAY, today=wednesday.date()) == 5 * 4 * 24
+    assert capacity.main_urban_week_total(day=MONDAY, today=wednesday.date()) == 5 * 4 * 24
     # Closing Monday, which is gone, changes nothing, so the floor does not stand in the way.
-    services.closed_day_add(office=offices[0], date=MONDAY, reason="late entry", now=wednesday)
+    capacity.closed_day_add(office=offices[0], date=MONDAY, reason="late entry", now=wednesday)
     assert ClosedDay.objects.filter(office=offices[0], date=MONDAY).exists()
 
 
@@ -114,7 +115,7 @@ def released_week_at_768(offices):
     booking_services.slots_release(day=NEXT_MONDAY, now=NOW)
     # Office 0's Thursday to Saturday: 3 x 24 places cut to nothing.
     for slot in Slot.objects.filter(office=offices[0], date__range=(day(3), day(5))):
-        services.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="training", now=NOW)
+        capacity.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="training", now=NOW)
     assert total(MONDAY) == 768
 
 
@@ -125,10 +126,10 @@ def test_cutting_a_released_slot_below_the_floor_is_refused_with_the_week_and_bo
     logged = QuotaChange.objects.count()
     slot = Slot.objects.filter(office=offices[1], date=SUNDAY).first()
     assert slot.capacity == 6
-    services.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="clerk ill", now=NOW)
+    capacity.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="clerk ill", now=NOW)
     other = Slot.objects.filter(office=offices[2], date=day(2)).first()
     with pytest.raises(services.BelowWeeklyFloor) as refused:
-        services.slot_capacity_change(slot_id=other.pk, capacity=3, reason="clerk ill", now=NOW)
+        capacity.slot_capacity_change(slot_id=other.pk, capacity=3, reason="clerk ill", now=NOW)
     message = str(refused.value)
     assert "Week 2030-W02 (2030-01-07 to 2030-01-13)" in message
     assert "from 762 to 759, below the floor of 760" in message
@@ -141,14 +142,14 @@ def test_cutting_a_released_slot_below_the_floor_is_refused_with_the_week_and_bo
 def test_a_slot_cut_on_the_next_monday_is_measured_on_its_own_week(offices):
     released_week_at_768(offices)
     first = Slot.objects.filter(office=offices[1], date=SUNDAY).first()
-    services.slot_capacity_change(slot_id=first.pk, capacity=0, reason="ill", now=NOW)  # 762
+    capacity.slot_capacity_change(slot_id=first.pk, capacity=0, reason="ill", now=NOW)  # 762
     sunday_slot = Slot.objects.filter(office=offices[2], date=SUNDAY).first()
     monday_slot = Slot.objects.filter(office=offices[2], date=NEXT_MONDAY).first()
     with pytest.raises(services.BelowWeeklyFloor, match="Week 2030-W02.*from 762 to 756"):
-        services.slot_capacity_change(slot_id=sunday_slot.pk, capacity=0, reason="x", now=NOW)
+        capacity.slot_capacity_change(slot_id=sunday_slot.pk, capacity=0, reason="x", now=NOW)
     sunday_slot.refresh_from_db()
     assert sunday_slot.capacity == 6
-    services.slot_capacity_change(slot_id=monday_slot.pk, capacity=0, reason="ill", now=NOW)
+    capacity.slot_capacity_change(slot_id=monday_slot.pk, capacity=0, reason="ill", now=NOW)
     monday_slot.refresh_from_db()
     assert monday_slot.capacity == 0
     assert (total(MONDAY), total(NEXT_MONDAY)) == (762, 840 - 6)
@@ -158,7 +159,7 @@ def test_a_slot_cut_a_later_day_makes_up_for_is_accepted(main_urban_offices):
     # Monday is released; Saturday, not yet released, still has room for the weekly quota.
     booking_services.slots_release(day=MONDAY, now=NOW)
     for slot in Slot.objects.filter(office__in=main_urban_offices[:2], date=MONDAY):
-        services.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="power cut", now=NOW)
+        capacity.slot_capacity_change(slot_id=slot.pk, capacity=0, reason="power cut", now=NOW)
     assert not Slot.objects.filter(office__in=main_urban_offices[:2], capacity__gt=0).exists()
     assert total(MONDAY) == 800
 
@@ -168,10 +169,10 @@ def test_raising_a_slot_is_allowed_in_a_week_below_the_floor(make_office):
     for n in range(7):
         booking_services.slots_release(day=day(n), now=NOW)
     slot = Slot.objects.filter(office=office, date=SUNDAY).first()
-    services.slot_capacity_change(slot_id=slot.pk, capacity=10, reason="more", now=NOW)
+    capacity.slot_capacity_change(slot_id=slot.pk, capacity=10, reason="more", now=NOW)
     assert total(MONDAY) == 226
     with pytest.raises(services.BelowWeeklyFloor, match="from 226 to 217"):
-        services.slot_capacity_change(slot_id=slot.pk, capacity=1, reason="less", now=NOW)
+        capacity.slot_capacity_change(slot_id=slot.pk, capacity=1, reason="less", now=NOW)
     slot.refresh_from_db()
     assert slot.capacity == 10
 
@@ -206,7 +207,7 @@ def test_admin_refuses_a_closed_day_below_the_floor_with_the_reason(admin_client
 def test_admin_refuses_a_slot_cut_below_the_floor_with_the_reason(admin_client_, offices):
     released_week_at_768(offices)
     first = Slot.objects.filter(office=offices[1], date=SUNDAY).first()
-    services.slot_capacity_change(slot_id=first.pk, capacity=0, reason="ill", now=NOW)  # 762
+    capacity.slot_capacity_change(slot_id=first.pk, capacity=0, reason="ill", now=NOW)  # 762
     logged = QuotaChange.objects.count()
     slot = Slot.objects.filter(office=offices[2], date=SUNDAY).first()
     url = reverse("admin:appointments_slot_change", args=[slot.pk])

@@ -10,8 +10,8 @@ from core.admin import ReadOnlyAdmin
 from counter.audit import detail_text
 from counter.models import AuditEntry
 
-from .audit_log import audit_log_search
-from .forms import AuditLogForm, AuditNumberForm
+from ..audit_log import audit_log_search
+from ..forms import AuditLogForm, AuditNumberForm
 
 
 @admin.register(AuditEntry)

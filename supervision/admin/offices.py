@@ -1,4 +1,6 @@
-"""Admin for offices. Every capacity edit goes through offices.services (floor + log)."""
+"""Admin for offices. Every capacity edit goes through a service that checks the floor and
+logs it: ``offices.services`` for an office's own settings, ``appointments.capacity`` where
+the released days matter (closings, windows, plans ahead)."""
 
 import datetime
 
@@ -12,8 +14,11 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import services
-from .models import ClosedDay, Complaint, Office, PlannedChange, QuotaChange, TimeWindow
+from appointments import capacity, selectors
+from offices import services
+from offices.models import ClosedDay, Complaint, Office, PlannedChange, QuotaChange, TimeWindow
+
+from .. import services as supervision_services
 
 ADMIN_DELETE_REASON = "Deleted in the admin"
 
@@ -166,7 +171,7 @@ class OfficeAdmin(admin.ModelAdmin):
         description = _(
             "Changes saved here apply to the days not released yet, from %(date)s. To change "
             "capacity from a later day, plan the change instead."
-        ) % {"date": services.first_open_day(obj).isoformat()}
+        ) % {"date": capacity.first_open_day(obj).isoformat()}
         return [fieldsets[0], (name, {**options, "description": description}), *fieldsets[2:]]
 
     def save_model(self, request, obj, form, change):
@@ -201,8 +206,6 @@ class OfficeAdmin(admin.ModelAdmin):
                 )
 
     def save_related(self, request, form, formsets, change):
-        from supervision import services as supervision_services  # moves to supervision/ next
-
         # The clerks go through the service, which audits who was added or removed.
         clerks = form.cleaned_data.pop("clerks", None)
         super().save_related(request, form, formsets, change)
@@ -229,9 +232,6 @@ class OfficeAdmin(admin.ModelAdmin):
     def overview(self, request):
         """Capacity at a glance: the weekly floor, the next release, 14 days ahead; and
         "release now" for a date, through the same idempotent service as the schedule."""
-        from appointments import selectors
-        from supervision import services as supervision_services
-
         if not self.has_change_permission(request):
             raise PermissionDenied
         current = selectors.release_schedule()
@@ -303,7 +303,7 @@ class TimeWindowForm(ReasonFormMixin, forms.ModelForm):
             capacity=data["capacity"],
         )
         try:
-            services.window_validate(window=window)
+            capacity.window_validate(window=window)
         except services.QuotaError as exc:
             raise forms.ValidationError(str(exc)) from None
         return data
@@ -320,7 +320,7 @@ class TimeWindowAdmin(admin.ModelAdmin):
         return ["office"] if obj else []  # a window stays with its office; add a new one
 
     def save_model(self, request, obj, form, change):
-        services.window_save(
+        capacity.window_save(
             window=obj, reason=form.cleaned_data["change_reason"], user=request.user
         )
 
@@ -328,14 +328,14 @@ class TimeWindowAdmin(admin.ModelAdmin):
         window = self.get_object(request, object_id)
         if request.method == "POST" and window is not None:
             try:
-                services.window_validate(window=window, delete=True)
+                capacity.window_validate(window=window, delete=True)
             except services.QuotaError as exc:
                 self.message_user(request, str(exc), level=messages.ERROR)
                 return redirect("admin:offices_timewindow_change", window.pk)
         return super().delete_view(request, object_id, extra_context)
 
     def delete_model(self, request, obj):
-        services.window_delete(window=obj, reason=ADMIN_DELETE_REASON, user=request.user)
+        capacity.window_delete(window=obj, reason=ADMIN_DELETE_REASON, user=request.user)
 
 
 class ClosedDayForm(forms.ModelForm):
@@ -351,7 +351,7 @@ class ClosedDayForm(forms.ModelForm):
             self.add_error("reason", _("Give a reason; it is kept in the quota log."))
             return data
         try:
-            services.closed_day_validate(office=data["office"], date=data["date"])
+            capacity.closed_day_validate(office=data["office"], date=data["date"])
         except services.QuotaError as exc:
             raise forms.ValidationError(str(exc)) from None
         return data
@@ -370,7 +370,7 @@ class ClosedDayAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            services.closed_day_add(
+            capacity.closed_day_add(
                 office=obj.office, date=obj.date, reason=obj.reason, user=request.user
             )
 
@@ -407,7 +407,7 @@ class PlannedChangeForm(forms.ModelForm):
             self.add_error("reason", _("Give a reason; it is kept in the quota log."))
             return data
         try:
-            services.planned_change_validate(**self.plan(data))
+            capacity.planned_change_validate(**self.plan(data))
         except services.QuotaError as exc:
             raise forms.ValidationError(str(exc)) from None
         return data
@@ -455,7 +455,7 @@ class PlannedChangeAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             data = form.cleaned_data
-            saved = services.planned_change_add(
+            saved = capacity.planned_change_add(
                 **PlannedChangeForm.plan(data), reason=data["reason"], user=request.user
             )
             obj.pk = saved.pk
@@ -466,7 +466,7 @@ class PlannedChangeAdmin(admin.ModelAdmin):
             if not self.has_delete_permission(request, change):
                 raise PermissionDenied
             try:
-                services.planned_change_cancel(
+                capacity.planned_change_cancel(
                     change=change, reason=ADMIN_DELETE_REASON, user=request.user
                 )
             except services.QuotaError as exc:
