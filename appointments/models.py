@@ -98,6 +98,19 @@ class Booking(models.Model):
 
     # A person holds at most one booking in these states (enforced by a constraint).
     ACTIVE_STATUSES = (Status.BOOKED, Status.CHECKED_IN)
+    # The legal status changes, and the time each one stamps. Every service that changes
+    # a status goes through ``appointments.services.booking_status_set``, which refuses
+    # any other; a walk-in starts checked in (``walkin_booking_create``).
+    TRANSITIONS = {
+        Status.BOOKED: (Status.CANCELLED, Status.CHECKED_IN, Status.NO_SHOW),
+        Status.CHECKED_IN: (Status.COMPLETED, Status.INSPECTION_FAILED),
+    }
+    STATUS_STAMPS = {
+        Status.CANCELLED: "cancelled_at",
+        Status.CHECKED_IN: "checked_in_at",
+        Status.COMPLETED: "completed_at",
+        Status.NO_SHOW: "no_show_at",
+    }
 
     code = models.CharField(
         _("confirmation code"), max_length=16, unique=True, default=new_confirmation_code
@@ -210,6 +223,19 @@ class Booking(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @classmethod
+    def statuses_leading_to(cls, status: str) -> list[str]:
+        """The statuses a booking may be in to change to ``status``."""
+        return [old for old, new in cls.TRANSITIONS.items() if status in new]
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, ())
+
+    @property
+    def is_served(self) -> bool:
+        """The counter has finished with it: a plate issued, or the failed inspection's list."""
+        return self.status in (self.Status.COMPLETED, self.Status.INSPECTION_FAILED)
 
 
 class Notification(models.Model):

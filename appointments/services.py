@@ -439,10 +439,9 @@ def booking_cancel(*, booking: Booking, now: datetime.datetime | None = None) ->
     """Cancel a booked place and return it to the slot at once."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _lock_changeable(booking, now)
-        locked.status = Booking.Status.CANCELLED
-        locked.cancelled_at = now
-        locked.save(update_fields=["status", "cancelled_at", "updated_at"])
+        locked = booking_status_set(
+            _lock_changeable(booking, now), Booking.Status.CANCELLED, now=now
+        )
         if locked.slot_id is not None:
             _return_place(locked.slot_id)
         notifications.notifications_supersede(booking=locked, now=now)
@@ -493,6 +492,63 @@ def booking_move(
     return locked
 
 
+# --- status changes --------------------------------------------------------------------
+
+
+class StatusChangeRefused(BookingError):
+    code = "booking_status"
+
+
+def booking_status_set(booking: Booking, status: str, *, now: datetime.datetime) -> Booking:
+    """Move ``booking`` to ``status`` if ``Booking.TRANSITIONS`` allows it, stamping the time.
+
+    The caller holds the booking's row lock in its transaction and has said, in its own
+    words, why a refused change is refused; this is the last word on what is legal.
+    """
+    if not booking.can_become(status):
+        raise StatusChangeRefused(
+            _("This booking cannot change from %(old)s to %(new)s.")
+            % {
+                "old": booking.get_status_display(),
+                "new": Booking.Status(status).label,
+            }
+        )
+    booking.status = status
+    fields = ["status", "updated_at"]
+    if stamp := Booking.STATUS_STAMPS.get(status):
+        setattr(booking, stamp, now)
+        fields.append(stamp)
+    booking.save(update_fields=fields)
+    return booking
+
+
+def walkin_booking_create(
+    *,
+    resident,
+    ebike,
+    office: Office,
+    day: datetime.date,
+    source: str,
+    reason: str,
+    now,
+    veteran_certificate: str = "",
+) -> Booking:
+    """A person served without a booking: checked in at once, for one listed reason (the
+    database refuses any other, and a second active booking)."""
+    return Booking.objects.create(
+        resident=resident,
+        ebike=ebike,
+        office=office,
+        date=day,
+        source=source,
+        walkin_reason=reason,
+        veteran_certificate=veteran_certificate,
+        status=Booking.Status.CHECKED_IN,
+        created_at=now,
+        checked_in_at=now,
+    )
+
+
 # --- no-shows ----------------------------------------------------------------------------
 
 
@@ -501,10 +557,11 @@ def bookings_mark_no_shows(*, now: datetime.datetime | None = None) -> int:
     period have passed. Safe to run any number of times: only "booked" rows change."""
     now = now or timezone.now()
     local = timezone.localtime(now) - datetime.timedelta(minutes=settings.NO_SHOW_GRACE_MINUTES)
-    late = Booking.objects.filter(status=Booking.Status.BOOKED, slot__isnull=False).filter(
-        Q(date__lt=local.date()) | Q(date=local.date(), slot__end__lte=local.time())
-    )
-    return late.update(status=Booking.Status.NO_SHOW, no_show_at=now)
+    late = Booking.objects.filter(
+        status__in=Booking.statuses_leading_to(Booking.Status.NO_SHOW), slot__isnull=False
+    ).filter(Q(date__lt=local.date()) | Q(date=local.date(), slot__end__lte=local.time()))
+    # One UPDATE for the sweep: the same change booking_status_set makes, row by row.
+    return late.update(status=Booking.Status.NO_SHOW, no_show_at=now, updated_at=now)
 
 
 # --- the release schedule -------------------------------------------------------------------

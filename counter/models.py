@@ -187,6 +187,16 @@ class QueueTicket(models.Model):
     def __str__(self) -> str:
         return f"{self.office} {self.date:%Y-%m-%d} #{self.number}"
 
+    @property
+    def is_called(self) -> bool:
+        """Being called: it can be called again or served."""
+        return self.status == self.Status.CALLED
+
+    @property
+    def is_open(self) -> bool:
+        """Waiting or called: it can still be skipped."""
+        return self.status in (self.Status.WAITING, self.Status.CALLED)
+
 
 class PlateRegistration(models.Model):
     """A plate issued for an e-bike: one plate per frame, each plate number once."""

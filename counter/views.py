@@ -58,7 +58,6 @@ def counter_board(request: HttpRequest, code: str) -> HttpResponse:
             "bookings": bookings,
             "query": query,
             "results": results,
-            "statuses": Booking.Status,
         },
     )
 
@@ -204,7 +203,6 @@ def counter_queue(request: HttpRequest, code: str) -> HttpResponse:
             "tickets": tickets,
             "state": selectors.queue_state(office=office, day=today),
             "serve_form": serve_form or WindowServeForm(),
-            "Status": QueueTicket.Status,
         },
     )
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from appointments.models import Booking
 from appointments.rules import slot_start
+from appointments.services import booking_status_set
 
 from ..models import AuditEntry
 from ..rules import clerk_can_serve
@@ -77,9 +78,7 @@ def _booking_check_in(*, booking: Booking, clerk, office, now) -> Booking:
                 % {"status": locked.get_status_display()},
                 code="booking_status",
             )
-        locked.status = Booking.Status.CHECKED_IN
-        locked.checked_in_at = now
-        locked.save(update_fields=["status", "checked_in_at", "updated_at"])
+        booking_status_set(locked, Booking.Status.CHECKED_IN, now=now)
         audit_record(
             clerk=clerk, office=office, action=AuditEntry.Action.CHECK_IN, booking=locked, now=now
         )
@@ -112,9 +111,7 @@ def _booking_mark_no_show(*, booking: Booking, clerk, office, now) -> Booking:
             )
         if locked.slot is not None and now < slot_start(locked.slot):
             raise CheckInRefused(_("The window has not started yet."), code="not_started")
-        locked.status = Booking.Status.NO_SHOW
-        locked.no_show_at = now
-        locked.save(update_fields=["status", "no_show_at", "updated_at"])
+        booking_status_set(locked, Booking.Status.NO_SHOW, now=now)
         audit_record(
             clerk=clerk, office=office, action=AuditEntry.Action.NO_SHOW, booking=locked, now=now
         )

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from appointments.models import Booking, Channel
+from appointments.services import booking_status_set
 
 from ..models import AuditEntry, Inspection, PlateNumber, PlateRegistration
 from ..rules import clerk_can_serve
@@ -122,8 +123,7 @@ def _plate_issue(*, booking, clerk, office, failed_items, plate_number, now):
             booking=locked, clerk=clerk, failed_items=sorted(failed_items), at=now
         )
         if failed_items:
-            locked.status = Booking.Status.INSPECTION_FAILED
-            locked.save(update_fields=["status", "updated_at"])
+            booking_status_set(locked, Booking.Status.INSPECTION_FAILED, now=now)
             audit_record(
                 clerk=clerk,
                 office=office,
@@ -164,9 +164,7 @@ def _plate_issue(*, booking, clerk, office, failed_items, plate_number, now):
             channel=locked.source if locked.source in Channel.values else Channel.ONLINE,
             registered_at=now,
         )
-        locked.status = Booking.Status.COMPLETED
-        locked.completed_at = now
-        locked.save(update_fields=["status", "completed_at", "updated_at"])
+        booking_status_set(locked, Booking.Status.COMPLETED, now=now)
         audit_record(
             clerk=clerk,
             office=office,

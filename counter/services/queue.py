@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from appointments.models import Booking, Channel, WalkinReason
+from appointments.services import walkin_booking_create
 from offices.models import Office
 from registration import services as registration_services
 from registration.idnumber import parse_id_number
@@ -16,7 +17,6 @@ from ..models import AuditEntry, QueueTicket
 from ..rules import clerk_can_serve
 from .audit import audit_record, refusal_code, refusals_audited
 from .errors import NotYourOffice, QueueError
-from .walkins import walkin_checked_in
 
 
 def _queue_office(office, clerk):
@@ -168,7 +168,7 @@ def _ticket_serve(*, ticket, clerk, real_name, id_number, frame_number, brand, m
                 ebike = registration_services.ebike_for_counter(
                     resident=resident, frame_number=frame_number, brand=brand, model=model
                 )
-                booking = walkin_checked_in(
+                booking = walkin_booking_create(
                     resident=resident,
                     ebike=ebike,
                     office=locked.office,

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from appointments.models import Booking, Channel, WalkinReason
+from appointments.services import walkin_booking_create
 from registration import services as registration_services
 from registration.idnumber import parse_id_number
 
@@ -113,7 +114,7 @@ def _priority_walkin_start(
                 resident=resident, frame_number=frame_number, brand=brand, model=model
             )
             with transaction.atomic():
-                booking = walkin_checked_in(
+                booking = walkin_booking_create(
                     resident=resident,
                     ebike=ebike,
                     office=office,
@@ -142,21 +143,3 @@ def _priority_walkin_start(
             now=now,
         )
     return booking
-
-
-def walkin_checked_in(
-    *, resident, ebike, office, day, source, reason, now, veteran_certificate=""
-) -> Booking:
-    """A person served without a booking: checked in at once, for one listed reason."""
-    return Booking.objects.create(
-        resident=resident,
-        ebike=ebike,
-        office=office,
-        date=day,
-        source=source,
-        walkin_reason=reason,
-        veteran_certificate=veteran_certificate,
-        status=Booking.Status.CHECKED_IN,
-        created_at=now,
-        checked_in_at=now,
-    )
