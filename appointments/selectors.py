@@ -11,6 +11,7 @@ from django_celery_beat.models import PeriodicTask
 
 from core.clock import week_bounds
 from offices.models import ClosedDay, Office
+from offices.planning import office_closed_on
 from registration.models import EBike
 
 from . import cache as availability_cache
@@ -117,9 +118,7 @@ def _build_snapshot(today: datetime.date, first_releasable: datetime.date) -> Sn
             release = releases.get((o.id, day))
             if release is None:
                 # A day that will never open is closed, not merely "not released yet".
-                known_closed = (o.id, day) in closed_days or not o.opens_on_weekday(
-                    day.isoweekday()
-                )
+                known_closed = office_closed_on(o, day, closed_by_admin=(o.id, day) in closed_days)
                 # A day before the schedule's next one, not released by now: past, or missed (the
                 # reconcile releases a missed today within a minute; see slots_release_due).
                 missed = day < first_releasable
@@ -194,11 +193,8 @@ def office_day(
     if release is None:
         # Not released yet, but a weekday the office does not open or a closed day
         # never will be: say so rather than point to the next release.
-        closed = (
-            not office.opens_on_weekday(date.isoweekday())
-            or ClosedDay.objects.filter(office=office, date=date).exists()
-        )
-        if closed:
+        closed_by_admin = ClosedDay.objects.filter(office=office, date=date).exists()
+        if office_closed_on(office, date, closed_by_admin=closed_by_admin):
             return DayView(date, "closed")
         # A day before the schedule's next one, not released by now: past, or missed (the
         # reconcile releases a missed today within a minute; see slots_release_due).

@@ -51,6 +51,12 @@ def places_used_in_week(day: datetime.date, places_by_day) -> int:
     return sum(n for d, n in places_by_day.items() if monday <= d <= sunday and d != day)
 
 
+def office_closed_on(office: Office, day: datetime.date, *, closed_by_admin: bool) -> bool:
+    """The rule for a day an office gives no places at all: a weekday it does not open, or a
+    day an admin closed (a ClosedDay, which the caller has looked up)."""
+    return closed_by_admin or not office.opens_on_weekday(day.isoweekday())
+
+
 def day_plan(
     *, office: Office, windows, day: datetime.date, closed: bool, pending, used_in_week: int
 ) -> DayPlan:
@@ -60,8 +66,7 @@ def day_plan(
     otherwise the daily capacity (as planned for that day), capped by what remains of
     the weekly quota and by the windows' capacities, split over the windows.
     """
-    closed = closed or not office.opens_on_weekday(day.isoweekday())
-    if closed:
+    if office_closed_on(office, day, closed_by_admin=closed):
         return DayPlan(closed=True)
     planned, windows = plan_for_day(office, list(windows), day, pending)
     if not windows:

@@ -7,9 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .idnumber import ascii_form, normalize_mobile, parse_id_number
 from .models import EBike
-from .services import normalize_frame_number
-
-FRAME_NUMBER = re.compile(r"[0-9A-Z]{6,32}")
+from .services import frame_number_clean
 
 
 class ChineseMobileField(forms.CharField):
@@ -87,12 +85,7 @@ class EBikeForm(forms.ModelForm):
     def clean_frame_number(self):
         # Normalise before the model's checks run: "abc-123 456" is ABC123456, which the
         # unique and format constraints (validated by the ModelForm) must see.
-        frame = normalize_frame_number(self.cleaned_data["frame_number"])
-        if not FRAME_NUMBER.fullmatch(frame):
-            raise ValidationError(
-                _("A frame number has 6 to 32 letters and digits."), code="frame_number"
-            )
-        return frame
+        return frame_number_clean(self.cleaned_data["frame_number"])
 
 
 class PersonNumberForm(forms.Form):

@@ -6,6 +6,10 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto
 
+# A frame number as stored: 6 to 32 letters and digits, upper case, nothing between them
+# (``registration.services.frame_number_clean`` makes a typed one so).
+FRAME_NUMBER_PATTERN = r"[0-9A-Z]{6,32}"
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -123,7 +127,7 @@ class EBike(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(frame_number__regex=r"^[0-9A-Z]{6,32}$"),
+                condition=Q(frame_number__regex=rf"^{FRAME_NUMBER_PATTERN}$"),
                 name="ebike_frame_number_normalized",
             ),
         ]

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from . import crypto
 from .idnumber import normalize_mobile, parse_id_number
-from .models import EBike, Resident, User
+from .models import FRAME_NUMBER_PATTERN, EBike, Resident, User
 
 
 class IdNumberTaken(ValidationError):
@@ -21,6 +21,16 @@ class IdNumberTaken(ValidationError):
 
 def normalize_frame_number(value: str) -> str:
     return re.sub(r"[\s-]", "", value or "").upper()
+
+
+def frame_number_clean(value: str) -> str:
+    """A typed frame number as stored (``FRAME_NUMBER_PATTERN``), or a ValidationError."""
+    frame = normalize_frame_number(value)
+    if not re.fullmatch(FRAME_NUMBER_PATTERN, frame):
+        raise ValidationError(
+            _("A frame number has 6 to 32 letters and digits."), code="frame_number"
+        )
+    return frame
 
 
 def resident_find_by_id_number(id_number: str) -> Resident | None:
@@ -69,11 +79,7 @@ def ebike_add(
     motor_number: str = "",
     certificate_number: str = "",
 ) -> EBike:
-    frame = normalize_frame_number(frame_number)
-    if not re.fullmatch(r"[0-9A-Z]{6,32}", frame):
-        raise ValidationError(
-            _("A frame number has 6 to 32 letters and digits."), code="frame_number"
-        )
+    frame = frame_number_clean(frame_number)
     try:
         with transaction.atomic():
             return EBike.objects.create(

@@ -23,6 +23,17 @@ from .. import services as supervision_services
 ADMIN_DELETE_REASON = "Deleted in the admin"
 
 
+def reason_given(form: forms.Form, field: str) -> bool:
+    """The rule that a capacity change needs a reason (``offices.services.reason_required``),
+    shown on the form's ``field``; False when it is missing."""
+    try:
+        services.reason_required(form.cleaned_data.get(field) or "")
+    except services.QuotaError as exc:
+        form.add_error(field, str(exc))
+        return False
+    return True
+
+
 class ReasonFormMixin(forms.Form):
     change_reason = forms.CharField(
         label=_("Reason for a capacity change"),
@@ -55,10 +66,7 @@ class OfficeForm(ReasonFormMixin, forms.ModelForm):
         if self.instance.pk and not self.errors:
             changes = {f: data[f] for f in services.QUOTA_FIELDS if f in self.changed_data}
             if changes:
-                if not (data.get("change_reason") or "").strip():
-                    self.add_error(
-                        "change_reason", _("Give a reason; it is kept in the quota log.")
-                    )
+                reason_given(self, "change_reason")
                 try:
                     services.office_quota_validate(office=self.instance, changes=changes)
                 except services.QuotaError as exc:
@@ -292,8 +300,7 @@ class TimeWindowForm(ReasonFormMixin, forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        if not (data.get("change_reason") or "").strip():
-            self.add_error("change_reason", _("Give a reason; it is kept in the quota log."))
+        if not reason_given(self, "change_reason"):
             return data
         window = TimeWindow(
             pk=self.instance.pk,
@@ -347,8 +354,7 @@ class ClosedDayForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        if not (data.get("reason") or "").strip():
-            self.add_error("reason", _("Give a reason; it is kept in the quota log."))
+        if not reason_given(self, "reason"):
             return data
         try:
             capacity.closed_day_validate(office=data["office"], date=data["date"])
@@ -403,8 +409,7 @@ class PlannedChangeForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        if not (data.get("reason") or "").strip():
-            self.add_error("reason", _("Give a reason; it is kept in the quota log."))
+        if not reason_given(self, "reason"):
             return data
         try:
             capacity.planned_change_validate(**self.plan(data))
