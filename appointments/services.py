@@ -366,6 +366,78 @@ def attempt_refused(slot_id: int, reason: str) -> None:
         attempts.record(office_id=slot.office_id, date=slot.date, reason=reason)
 
 
+# --- the booking door ------------------------------------------------------------------
+# What a resident's "book this window" becomes: one call, one outcome to render. The rush
+# machinery (the sold-out flag, the slot memo, counting refusals) stays behind it.
+
+
+@dataclass(frozen=True)
+class Booked:
+    booking: Booking
+
+
+@dataclass(frozen=True)
+class SoldOut:
+    slot: SlotInfo
+    alternatives: tuple  # of selectors.Alternative: open windows to offer instead
+
+
+@dataclass(frozen=True)
+class HoldsBooking:
+    error: BookingError  # AlreadyBooked: says so
+    active: Booking | None  # the booking they hold
+
+
+@dataclass(frozen=True)
+class Refused:
+    error: BookingError  # any other reason; the message says why
+
+
+@dataclass(frozen=True)
+class NotBookable:
+    """No resident record, or no e-bike of theirs without a plate by that id: the booking
+    page explains what to do first."""
+
+
+BookingOutcome = Booked | SoldOut | HoldsBooking | Refused | NotBookable
+
+
+def booking_request(
+    *, user, slot_id: int, ebike_id: int, now: datetime.datetime | None = None
+) -> BookingOutcome:
+    """A signed-in person asks for a place in ``slot_id`` for their e-bike ``ebike_id``.
+
+    In a rush most answers are "sold out", given from the flag the first refusal set,
+    with no query and no write (the refusal is counted in memory). Otherwise the booking
+    is made or refused by ``booking_create``, which the database backs.
+    """
+    full, open_windows = availability_cache.sold_out_state(slot_id)
+    if open_windows is not None:
+        remember_slots(open_windows)
+    if full:
+        attempt_refused(slot_id, RefusedAttempts.Reason.FULL)
+        return _sold_out(slot_id, open_windows)
+    ebike = selectors.bookable_ebike(user=user, ebike_id=ebike_id)
+    if ebike is None:
+        return NotBookable()
+    try:
+        booking = booking_create(resident=ebike.resident, slot_id=slot_id, ebike=ebike, now=now)
+    except SlotFull:
+        return _sold_out(slot_id, open_windows)
+    except AlreadyBooked as exc:
+        return HoldsBooking(exc, selectors.active_booking_for_resident(ebike.resident))
+    except BookingError as exc:
+        return Refused(exc)
+    return Booked(booking)
+
+
+def _sold_out(slot_id: int, open_windows: list | None) -> SoldOut | Refused:
+    slot = slot_info(slot_id)
+    if slot is None:
+        return Refused(SlotNotBookable(_("This time window does not exist.")))
+    return SoldOut(slot, tuple(selectors.alternatives(slot=slot, cached=open_windows)))
+
+
 def _booking_create(*, resident, slot_id: int, ebike, now) -> Booking:
     now = now or timezone.now()
     slot = slot_info(slot_id)

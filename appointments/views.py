@@ -15,11 +15,10 @@ from core.http import positive_int
 from offices.models import Office
 from registration.selectors import resident_for_user
 
-from . import cache as availability_cache
 from . import rules, selectors, services
 from .forms import BookForm, MoveForm
 from .ics import booking_ics
-from .models import Booking, RefusedAttempts, Slot
+from .models import Booking, Slot
 from .qr import qr_payload, qr_svg
 
 
@@ -79,63 +78,38 @@ def _resident_or_redirect(request):
 
 @login_required
 def book(request: HttpRequest, slot_id: int) -> HttpResponse:
+    """The booking page (GET) and its one door (POST): the input is read here, the rest is
+    ``services.booking_request``; each outcome has its page."""
     if request.method == "POST":
-        fast = _book_fast(request, slot_id)
-        if fast is not None:
-            return fast
+        # Two positive integers; anything else takes the full page, which explains it.
+        form_slot = positive_int(request.POST.get("slot"))
+        ebike_id = positive_int(request.POST.get("ebike"))
+        if form_slot is not None and ebike_id is not None:
+            if form_slot != slot_id:
+                raise Http404  # a tampered form: the slot in the URL and the form differ
+            outcome = services.booking_request(
+                user=request.user, slot_id=slot_id, ebike_id=ebike_id
+            )
+            if not isinstance(outcome, services.NotBookable):
+                return _booking_outcome(request, slot_id, outcome)
     return _book_page(request, slot_id)
 
 
-def _book_fast(request: HttpRequest, slot_id: int) -> HttpResponse | None:
-    """The booking POST as the morning rush sends it, in as few queries as possible.
-
-    Returns None when the request needs the full page (bad input, no profile, a
-    refusal other than "full"), which then explains what is wrong.
-    """
-    # Two positive integers; anything else takes the full page, which explains it.
-    form_slot, ebike_id = (
-        positive_int(request.POST.get("slot")),
-        positive_int(request.POST.get("ebike")),
-    )
-    if form_slot is None or ebike_id is None:
-        return None
-    if form_slot != slot_id:
-        raise Http404  # a tampered form: the slot in the URL and the form differ
-    full, open_windows = availability_cache.sold_out_state(slot_id)
-    if open_windows is not None:
-        services.remember_slots(open_windows)
-    if full:
-        services.attempt_refused(slot_id, RefusedAttempts.Reason.FULL)  # counted in memory
-        return _sold_out(request, slot_id, open_windows)  # no write, no lock, no query
-    ebike = selectors.bookable_ebike(user=request.user, ebike_id=ebike_id)
-    if ebike is None:
-        return None
-    try:
-        booking = services.booking_create(resident=ebike.resident, slot_id=slot_id, ebike=ebike)
-    except services.SlotFull:
-        return _sold_out(request, slot_id, open_windows)
-    except services.AlreadyBooked as exc:
-        active = selectors.active_booking_for_resident(ebike.resident)
-        return render(
-            request,
-            "appointments/already_booked.html",
-            {"error": exc, "active": active},
-            status=409,
-        )
-    except services.BookingError as exc:
-        return _book_page(request, slot_id, refused=exc)  # explained in full, counted once
-    messages.success(request, _("Your booking is confirmed."))
-    return redirect("booking_detail", code=booking.code)
-
-
-def _sold_out(request: HttpRequest, slot_id: int, open_windows: list | None) -> HttpResponse:
-    """A small page: in a rush most answers are this one."""
-    slot = services.slot_info(slot_id)
-    if slot is None:
-        raise Http404
-    alternatives = tuple(selectors.alternatives(slot=slot, cached=open_windows))
-    html = _sold_out_html(translation.get_language(), alternatives)
-    return HttpResponse(html, status=409)
+def _booking_outcome(request: HttpRequest, slot_id: int, outcome) -> HttpResponse:
+    match outcome:
+        case services.Booked(booking=booking):
+            messages.success(request, _("Your booking is confirmed."))
+            return redirect("booking_detail", code=booking.code)
+        case services.SoldOut(alternatives=alternatives):
+            # A small page: in a rush most answers are this one.
+            html = _sold_out_html(translation.get_language(), alternatives)
+            return HttpResponse(html, status=409)
+        case services.HoldsBooking(error=error, active=active):
+            context = {"error": error, "active": active}
+            return render(request, "appointments/already_booked.html", context, status=409)
+        case services.Refused(error=error):
+            return _book_page(request, slot_id, refused=error)
+    raise TypeError(f"not a booking outcome: {outcome!r}")
 
 
 @functools.lru_cache(maxsize=512)
@@ -148,6 +122,8 @@ def _sold_out_html(language: str, alternatives: tuple) -> str:
 def _book_page(
     request: HttpRequest, slot_id: int, refused: services.BookingError | None = None
 ) -> HttpResponse:
+    """The booking page: the form, or why a POST could not book (``refused``, or the
+    form's errors)."""
     resident, response = _resident_or_redirect(request)
     if response:
         return response
@@ -160,27 +136,11 @@ def _book_page(
         messages.info(request, _("Add the e-bike you want to register first."))
         return redirect("ebike_add")
     context = {"slot": slot, "form": form, "active": active, "alternatives": []}
-    if request.method == "POST" and form.is_valid():
-        if form.cleaned_data["slot"] != slot.pk:
-            raise Http404
-        try:
-            if refused is not None:
-                raise refused  # the fast path already tried (and counted) this attempt
-            booking = services.booking_create(
-                resident=resident, slot_id=slot.pk, ebike=form.cleaned_data["ebike"]
-            )
-        except services.AlreadyBooked as exc:
-            context["error"] = str(exc)
-            context["active"] = selectors.active_booking_for_resident(resident)
-        except services.SlotFull as exc:
-            context["error"] = str(exc)
-            context["alternatives"] = selectors.alternatives(slot=slot)
-        except services.BookingError as exc:
-            context["error"] = str(exc)
-        else:
-            messages.success(request, _("Your booking is confirmed."))
-            return redirect("booking_detail", code=booking.code)
+    if refused is not None:
+        context["error"] = str(refused)
         return render(request, "appointments/book.html", context, status=409)
+    if request.method == "POST":
+        form.is_valid()  # shows what is wrong; a valid form came through the door
     return render(request, "appointments/book.html", context)
 
 
