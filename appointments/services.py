@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 class BookingError(DomainError):
     """A booking the rules refuse; the message is for the resident (or the clerk), and
-    ``code`` says why for the audit log (``appointments.audit.REFUSAL_REASONS``)."""
+    ``code`` says why for the audit log (``counter.audit.REFUSAL_REASONS``)."""
 
 
 class SlotFull(BookingError):
@@ -629,11 +629,18 @@ def bookings_mark_no_shows(*, now: datetime.datetime | None = None) -> int:
     period have passed. Safe to run any number of times: only "booked" rows change."""
     now = now or timezone.now()
     local = timezone.localtime(now) - datetime.timedelta(minutes=settings.NO_SHOW_GRACE_MINUTES)
-    late = Booking.objects.filter(
-        status__in=Booking.statuses_leading_to(Booking.Status.NO_SHOW), slot__isnull=False
-    ).filter(Q(date__lt=local.date()) | Q(date=local.date(), slot__end__lte=local.time()))
-    # One UPDATE for the sweep: the same change booking_status_set makes, row by row.
-    return late.update(status=Booking.Status.NO_SHOW, no_show_at=now, updated_at=now)
+    may_become = Booking.statuses_leading_to(Booking.Status.NO_SHOW)
+    late = Booking.objects.filter(status__in=may_become, slot__isnull=False).filter(
+        Q(date__lt=local.date()) | Q(date=local.date(), slot__end__lte=local.time())
+    )
+    # The same change booking_status_set makes, in one UPDATE by primary key, with the
+    # status condition on the updated rows themselves: PostgreSQL re-checks it on a row
+    # a check-in committed while this waited for its lock (a condition inside the
+    # subquery Django writes for the join to the slot would not be re-checked).
+    ids = list(late.values_list("pk", flat=True))
+    return Booking.objects.filter(pk__in=ids, status__in=may_become).update(
+        status=Booking.Status.NO_SHOW, no_show_at=now, updated_at=now
+    )
 
 
 # --- the release schedule -------------------------------------------------------------------
@@ -661,6 +668,9 @@ def release_schedule_change(*, at: datetime.time, horizon_days: int) -> Schedule
     if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
         raise ScheduleError(_("Open between 1 and %(max)d days ahead.") % {"max": MAX_HORIZON_DAYS})
     with transaction.atomic():
+        # The task row first, so two changes at once read the old schedule one after the
+        # other and each records what it replaced.
+        PeriodicTask.objects.select_for_update().filter(task=selectors.RELEASE_TASK).first()
         before = selectors.release_schedule()
         crontab, _created = CrontabSchedule.objects.get_or_create(
             minute=str(at.minute),

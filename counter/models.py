@@ -16,7 +16,7 @@ from core.encoders import UnicodeJSONEncoder
 class AuditEntry(models.Model):
     """One counter or supervision action: who did what, where, when, to whom, and why.
 
-    The detail is a code with parameters (``appointments.audit.DETAILS``), rendered in the
+    The detail is a code with parameters (``counter.audit.DETAILS``), rendered in the
     reader's language; it never holds a resident's ID or phone number.
     """
 

@@ -305,6 +305,7 @@ def closed_day_remove(
 ) -> None:
     now = now or timezone.now()
     with transaction.atomic():
+        lock_offices()  # as every capacity change: one at a time, and not during a release
         reason = reason_required(reason)
         quota_log(
             office=closed_day.office,

@@ -23,7 +23,13 @@ def release_now(*, day: datetime.date, user, now: datetime.datetime | None = Non
     """An admin's "release now" of ``day``: the scheduled release, run at once and audited
     (who, which day, what it released). Running it again releases nothing twice."""
     now = now or timezone.now()
-    result = booking_services.slots_release(day=day, now=now)
+    with transaction.atomic():  # released and on the record, or neither
+        result = booking_services.slots_release(day=day, now=now)
+        _release_audit(user, day, result, now)
+    return result
+
+
+def _release_audit(user, day: datetime.date, result: ReleaseResult, now) -> None:
     audit_record(
         clerk=user,
         office=None,
@@ -38,7 +44,6 @@ def release_now(*, day: datetime.date, user, now: datetime.datetime | None = Non
         },
         now=now,
     )
-    return result
 
 
 def release_schedule_set(*, at: datetime.time, horizon_days: int, user) -> PeriodicTask:

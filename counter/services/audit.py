@@ -21,7 +21,7 @@ def audit_record(
     params: dict | None = None,
     now=None,
 ):
-    """Write one audit entry: ``code`` and ``params`` say what (``appointments.audit``),
+    """Write one audit entry: ``code`` and ``params`` say what (``counter.audit``),
     in the reader's language when read; never put an ID or phone number in ``params``."""
     return AuditEntry.objects.create(
         clerk=clerk,

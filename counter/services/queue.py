@@ -38,7 +38,9 @@ def _ticket_issue(*, office, clerk, now):
     _queue_office(office, clerk)
     today = timezone.localdate(now)
     with transaction.atomic():
-        Office.objects.select_for_update().filter(pk=office.pk).first()  # one issuer at a time
+        Office.objects.select_for_update(no_key=True).filter(
+            pk=office.pk
+        ).first()  # one issuer at a time
         last = (
             QueueTicket.objects.filter(office=office, date=today)
             .order_by("-number")

@@ -186,6 +186,10 @@ class OfficeAdmin(admin.ModelAdmin):
         if not change:
             super().save_model(request, obj, form, change)
             return
+        # The offices first, in the order the release takes them (the admin's transaction
+        # holds them to the end): saving this office's row first would hold it while
+        # waiting for the others, and deadlock with a release or another admin.
+        services.lock_offices()
         changes = {f: getattr(obj, f) for f in services.QUOTA_FIELDS if f in form.changed_data}
         stored = Office.objects.get(pk=obj.pk)
         for field in changes:

@@ -99,3 +99,52 @@ def test_clerk_marks_a_no_show_after_the_window_started(day_of_bookings, time_ma
     client.post(url, {"action": "no_show"})
     assert Booking.objects.get(pk=bookings["eleven"].pk).status == "no_show"
     assert AuditEntry.objects.filter(action="no_show", clerk=clerk).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_check_in_committed_while_the_sweep_waits_stays_a_check_in(make_slot, make_resident):
+    """The sweep waits for a booking a clerk is checking in; once the check-in commits,
+    the sweep must see it checked in, not overwrite it with a no-show."""
+    import threading
+
+    from django.db import connection, transaction
+
+    slot = make_slot(day=DAY, start=datetime.time(9), end=datetime.time(10))
+    user = User.objects.create_user(phone="+8613900007777")
+    booking = services.booking_create(
+        resident=make_resident(user=user), slot_id=slot.pk, now=BEFORE
+    )
+    late = datetime.datetime.combine(DAY, datetime.time(11), tzinfo=SH)  # window over, grace too
+    locked, swept = threading.Event(), []
+
+    def sweep():
+        locked.wait(10)
+        try:
+            swept.append(services.bookings_mark_no_shows(now=late))
+        finally:
+            connection.close()
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    with transaction.atomic():
+        row = Booking.objects.select_for_update().get(pk=booking.pk)
+        services.booking_status_set(row, Booking.Status.CHECKED_IN, now=late)
+        locked.set()
+        # Until the sweep is waiting for this row's lock.
+        with connection.cursor() as cursor:
+            for _ in range(100):
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # a fresh view each time
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                threading.Event().wait(0.05)
+            else:
+                pytest.fail("the sweep never waited for the row")
+    sweeper.join(10)
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CHECKED_IN
+    assert swept == [0]
