@@ -19,3 +19,10 @@ class DomainError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+    @classmethod
+    def from_validation(cls, exc) -> "DomainError":
+        """The same refusal from a validator that speaks ``ValidationError`` (a form's
+        field, the ID-number checks): its first message and code."""
+        codes = [error.code for error in exc.error_list if error.code]
+        return cls(exc.messages[0], code=codes[0] if codes else None)

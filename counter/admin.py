@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -80,8 +80,8 @@ class PlateNumberAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 count = services.plate_stock_load(**form.cleaned_data)
-            except ValidationError as exc:
-                form.add_error(None, exc)
+            except services.PlateRefused as exc:
+                form.add_error(None, exc.message)
             else:
                 self.message_user(request, _("%(count)d plates loaded.") % {"count": count})
                 return redirect("admin:counter_platenumber_changelist")

@@ -3,14 +3,14 @@ hall screen."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from appointments.models import Booking
-from appointments.services import BookingError
+from core.errors import DomainError
 from core.http import positive_int, refusal_text
 from offices.models import Office
 
@@ -82,7 +82,7 @@ def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpR
                 services.booking_mark_no_show(booking=booking, clerk=request.user, office=office)
             else:
                 services.booking_check_in(booking=booking, clerk=request.user, office=office)
-        except BookingError as exc:
+        except DomainError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, _("Marked as a no-show.") if no_show else _("Checked in."))
@@ -112,7 +112,7 @@ def _counter_register(request: HttpRequest, office: Office, booking: Booking) ->
             failed_items=failed,
             plate_number=request.POST.get("plate_number", ""),
         )
-    except (BookingError, ValidationError) as exc:
+    except DomainError as exc:
         messages.error(request, refusal_text(exc))
         return redirect("counter_booking", code=office.code, booking_code=booking.code)
     return redirect("counter_slip", code=office.code, booking_code=booking.code)
@@ -149,10 +149,9 @@ def counter_walkin(request: HttpRequest, code: str) -> HttpResponse:
             booking = services.priority_walkin_start(
                 office=office, clerk=request.user, **form.cleaned_data
             )
-        except services.WalkinRefused as exc:
-            form.add_error(None, str(exc))
-        except ValidationError as exc:
-            form.add_error("id_number", exc)
+        except DomainError as exc:
+            # A mistake in the ID number goes beside it; any other refusal above the form.
+            form.add_error("id_number" if exc.code.startswith("id_") else None, exc.message)
         else:
             messages.success(request, _("Priority walk-in checked in."))
             return redirect("counter_booking", code=office.code, booking_code=booking.code)
@@ -190,7 +189,7 @@ def counter_queue(request: HttpRequest, code: str) -> HttpResponse:
                     return redirect("counter_booking", code=office.code, booking_code=booking.code)
             else:
                 raise Http404
-        except (BookingError, ValidationError) as exc:
+        except DomainError as exc:
             messages.error(request, refusal_text(exc))
         if serve_form is None or serve_form.is_valid():
             return redirect("counter_queue", code=office.code)

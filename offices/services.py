@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,6 +31,10 @@ QUOTA_FIELDS = ("daily_capacity", "weekly_quota", "opening_weekdays", "is_main_u
 
 class QuotaError(DomainError):
     """A quota change that the rules refuse; the message says why."""
+
+
+class ComplaintError(DomainError):
+    """A complaint or an answer the rules refuse; ``code`` names the field at fault."""
 
 
 class BelowWeeklyFloor(QuotaError):
@@ -335,9 +338,9 @@ def complaint_file(
     now = now or timezone.now()
     text = (text or "").strip()
     if not text:
-        raise ValidationError(_("Describe what happened."), code="text")
+        raise ComplaintError(_("Describe what happened."), code="text")
     if incident_date > timezone.localdate(now):
-        raise ValidationError(
+        raise ComplaintError(
             _("The date of the incident cannot be in the future."), code="incident_date"
         )
     return Complaint.objects.create(
@@ -356,7 +359,7 @@ def complaint_answer(*, complaint, answer: str, user, close: bool = False, now=N
 
     answer = (answer or "").strip()
     if not answer:
-        raise ValidationError(_("Write an answer for the resident."), code="answer")
+        raise ComplaintError(_("Write an answer for the resident."), code="answer")
     complaint.answer = answer
     complaint.answered_at = now or timezone.now()
     complaint.status = Complaint.Status.CLOSED if close else Complaint.Status.ANSWERED

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -29,8 +28,8 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.complaint_file(user=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(exc.code if exc.code in form.fields else None, exc)
+        except services.ComplaintError as exc:
+            form.add_error(exc.code if exc.code in form.fields else None, exc.message)
         else:
             messages.success(
                 request,

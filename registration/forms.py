@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .idnumber import ascii_form, normalize_mobile, parse_id_number
 from .models import EBike
-from .services import frame_number_clean
+from .services import RegistrationError, frame_number_clean
 
 
 class ChineseMobileField(forms.CharField):
@@ -85,7 +85,10 @@ class EBikeForm(forms.ModelForm):
     def clean_frame_number(self):
         # Normalise before the model's checks run: "abc-123 456" is ABC123456, which the
         # unique and format constraints (validated by the ModelForm) must see.
-        return frame_number_clean(self.cleaned_data["frame_number"])
+        try:
+            return frame_number_clean(self.cleaned_data["frame_number"])
+        except RegistrationError as exc:
+            raise ValidationError(exc.message, code=exc.code) from None
 
 
 class PersonNumberForm(forms.Form):

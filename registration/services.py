@@ -10,13 +10,28 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import DomainError
+
 from . import crypto
 from .idnumber import normalize_mobile, parse_id_number
 from .models import FRAME_NUMBER_PATTERN, EBike, Resident, User
 
 
-class IdNumberTaken(ValidationError):
-    pass
+class RegistrationError(DomainError):
+    """A person's or an e-bike's record the rules refuse; ``code`` says which rule."""
+
+
+class IdNumberTaken(RegistrationError):
+    code = "id_taken"
+
+
+def _valid(validator, value: str, **kwargs):
+    """Run one of the ID-number or mobile-number validators (which speak
+    ``ValidationError``, as form fields do) and refuse in this module's terms."""
+    try:
+        return validator(value, **kwargs)
+    except ValidationError as exc:
+        raise RegistrationError.from_validation(exc) from None
 
 
 def normalize_frame_number(value: str) -> str:
@@ -24,10 +39,10 @@ def normalize_frame_number(value: str) -> str:
 
 
 def frame_number_clean(value: str) -> str:
-    """A typed frame number as stored (``FRAME_NUMBER_PATTERN``), or a ValidationError."""
+    """A typed frame number as stored (``FRAME_NUMBER_PATTERN``), or a RegistrationError."""
     frame = normalize_frame_number(value)
     if not re.fullmatch(FRAME_NUMBER_PATTERN, frame):
-        raise ValidationError(
+        raise RegistrationError(
             _("A frame number has 6 to 32 letters and digits."), code="frame_number"
         )
     return frame
@@ -46,11 +61,11 @@ def resident_create(
     today: datetime.date | None = None,
 ) -> Resident:
     """Record a person; the same ID number cannot be claimed twice."""
-    parsed = parse_id_number(id_number, today=today or timezone.localdate())
+    parsed = _valid(parse_id_number, id_number, today=today or timezone.localdate())
     real_name = (real_name or "").strip()
     if not real_name:
-        raise ValidationError(_("Enter your real name as on your ID card."), code="real_name")
-    phone = normalize_mobile(phone) if phone else ""
+        raise RegistrationError(_("Enter your real name as on your ID card."), code="real_name")
+    phone = _valid(normalize_mobile, phone) if phone else ""
     try:
         with transaction.atomic():
             return Resident.objects.create(
@@ -91,7 +106,7 @@ def ebike_add(
                 certificate_number=certificate_number.strip(),
             )
     except IntegrityError:
-        raise ValidationError(
+        raise RegistrationError(
             _("An e-bike with this frame number is already registered."), code="frame_taken"
         ) from None
 
@@ -109,20 +124,20 @@ def ebike_for_counter(
     if ebike is None:
         return ebike_add(resident=resident, frame_number=frame_number, brand=brand, model=model)
     if ebike.resident_id != resident.pk:
-        raise ValidationError(
+        raise RegistrationError(
             _("This frame number is on record for another person."), code="frame_taken"
         )
     if hasattr(ebike, "plate"):  # its PlateRegistration
-        raise ValidationError(_("This e-bike already has a plate."), code="plated")
+        raise RegistrationError(_("This e-bike already has a plate."), code="plated")
     return ebike
 
 
 def resident_update(*, resident: Resident, real_name: str, phone: str = "") -> Resident:
     real_name = (real_name or "").strip()
     if not real_name:
-        raise ValidationError(_("Enter your real name as on your ID card."), code="real_name")
+        raise RegistrationError(_("Enter your real name as on your ID card."), code="real_name")
     resident.real_name = real_name
-    resident.phone = normalize_mobile(phone) if phone else ""
+    resident.phone = _valid(normalize_mobile, phone) if phone else ""
     resident.save(update_fields=["real_name", "phone"])
     return resident
 
@@ -130,7 +145,7 @@ def resident_update(*, resident: Resident, real_name: str, phone: str = "") -> R
 def ebike_remove(*, ebike: EBike) -> None:
     """Remove an e-bike that has no plate and was never booked."""
     if hasattr(ebike, "plate") or ebike.bookings.exists():
-        raise ValidationError(
+        raise RegistrationError(
             _("This e-bike has a booking or a plate and is kept on record."), code="ebike_in_use"
         )
     ebike.delete()

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -11,8 +10,10 @@ from .forms import EBikeForm, ResidentForm, ResidentUpdateForm
 from .models import EBike
 
 
-def _add_service_error(form, exc: ValidationError, field_by_code: dict[str, str]) -> None:
-    form.add_error(field_by_code.get(exc.code or ""), exc)
+def _add_service_error(
+    form, exc: services.RegistrationError, field_by_code: dict[str, str]
+) -> None:
+    form.add_error(field_by_code.get(exc.code), exc.message)
 
 
 @login_required
@@ -29,7 +30,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         if request.method == "POST" and form.is_valid():
             try:
                 services.resident_create(user=request.user, **form.cleaned_data)
-            except ValidationError as exc:
+            except services.RegistrationError as exc:
                 _add_service_error(form, exc, {"id_taken": "id_number", "real_name": "real_name"})
             else:
                 messages.success(request, _("Your details are saved. Now add your e-bike."))
@@ -61,7 +62,7 @@ def ebike_add(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.ebike_add(resident=resident, **form.cleaned_data)
-        except ValidationError as exc:
+        except services.RegistrationError as exc:
             _add_service_error(
                 form, exc, {"frame_taken": "frame_number", "frame_number": "frame_number"}
             )
@@ -77,8 +78,8 @@ def ebike_remove(request: HttpRequest, pk: int) -> HttpResponse:
     ebike = get_object_or_404(EBike, pk=pk, resident__user=request.user)
     try:
         services.ebike_remove(ebike=ebike)
-    except ValidationError as exc:
-        messages.error(request, exc.messages[0])
+    except services.RegistrationError as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("E-bike removed."))
     return redirect("profile")

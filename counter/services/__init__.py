@@ -10,7 +10,14 @@
 
 from .audit import audit_record, refusal_code, refusals_audited
 from .checkin import booking_check_in, booking_mark_no_show, counter_search, id_number_reveal
-from .errors import CheckInRefused, NotYourOffice, QueueError, WalkinRefused
+from .errors import (
+    CheckInRefused,
+    CounterError,
+    NotYourOffice,
+    PlateRefused,
+    QueueError,
+    WalkinRefused,
+)
 from .plates import (
     PLATE_VOID_REASONS,
     plate_issue,
@@ -24,7 +31,9 @@ from .walkins import priority_walkin_start
 __all__ = [
     "PLATE_VOID_REASONS",
     "CheckInRefused",
+    "CounterError",
     "NotYourOffice",
+    "PlateRefused",
     "QueueError",
     "WalkinRefused",
     "audit_record",

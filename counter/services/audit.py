@@ -2,10 +2,9 @@
 
 from contextlib import contextmanager
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from appointments.services import BookingError
+from core.errors import DomainError
 
 from ..models import AuditEntry
 
@@ -35,12 +34,9 @@ def audit_record(
     )
 
 
-def refusal_code(exc: Exception) -> str:
-    """Why a service refused, as a code: a BookingError's or a ValidationError's."""
-    if isinstance(exc, ValidationError):
-        codes = [error.code for error in exc.error_list if error.code]
-        return codes[0] if codes else "other"
-    return getattr(exc, "code", None) or "other"
+def refusal_code(exc: DomainError) -> str:
+    """Why a service refused, as a code."""
+    return exc.code or "other"
 
 
 @contextmanager
@@ -54,7 +50,7 @@ def refusals_audited(*, what: str, clerk, office, booking=None, now=None):
 
     try:
         yield
-    except (BookingError, ValidationError) as exc:
+    except DomainError as exc:
         if getattr(clerk, "is_authenticated", False) and office is not None:
             audit_record(
                 clerk=clerk,

@@ -1,21 +1,29 @@
-"""What the counter refuses, by cause; each is a BookingError with a code."""
+"""What the counter refuses, by cause; each is a DomainError with a code."""
 
-from appointments.services import BookingError
+from core.errors import DomainError
 
 
-class NotYourOffice(BookingError):
+class CounterError(DomainError):
+    """A counter action the rules refuse; the message is for the clerk."""
+
+
+class NotYourOffice(CounterError):
     """A clerk acting for an office they are not assigned to."""
 
     code = "not_your_office"
 
 
-class CheckInRefused(BookingError):
+class CheckInRefused(CounterError):
     pass
 
 
-class WalkinRefused(BookingError):
+class WalkinRefused(CounterError):
     """A person who may not be served without a booking; the message says why."""
 
 
-class QueueError(BookingError):
+class QueueError(CounterError):
     pass
+
+
+class PlateRefused(CounterError):
+    """A plate that cannot be loaded, voided or issued: its format, the stock, the frame."""

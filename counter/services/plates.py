@@ -3,7 +3,6 @@
 import re
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,14 +13,14 @@ from appointments.services import booking_status_set
 from ..models import AuditEntry, Inspection, PlateNumber, PlateRegistration
 from ..rules import clerk_can_serve
 from .audit import audit_record, refusals_audited
-from .errors import CheckInRefused, NotYourOffice
+from .errors import CheckInRefused, NotYourOffice, PlateRefused
 
 
 def plate_number_clean(value: str) -> str:
     """Normalise a typed or scanned plate number and check the city's format."""
     number = re.sub(r"\s", "", value or "").upper()
     if not re.fullmatch(settings.PLATE_NUMBER_PATTERN, number):
-        raise ValidationError(
+        raise PlateRefused(
             _("%(number)s is not a plate number of this city's format.") % {"number": number},
             code="plate_format",
         )
@@ -31,7 +30,7 @@ def plate_number_clean(value: str) -> str:
 def plate_stock_load(*, office, prefix: str, first: int, last: int, now=None) -> int:
     """Load the plates ``prefix`` + first..last (five digits) into an office's stock."""
     if not 0 <= first <= last <= 99999 or last - first >= 10000:
-        raise ValidationError(_("Give a range of at most 10 000 numbers."), code="plate_range")
+        raise PlateRefused(_("Give a range of at most 10 000 numbers."), code="plate_range")
     now = now or timezone.now()
     numbers = [plate_number_clean(f"{prefix}{n:05d}") for n in range(first, last + 1)]
     try:
@@ -40,7 +39,7 @@ def plate_stock_load(*, office, prefix: str, first: int, last: int, now=None) ->
                 PlateNumber(number=n, office=office, loaded_at=now) for n in numbers
             )
     except IntegrityError:
-        raise ValidationError(
+        raise PlateRefused(
             _("Some of these plate numbers are already in stock; nothing was loaded."),
             code="plate_taken",
         ) from None
@@ -66,7 +65,7 @@ def plate_void(*, office, number: str, reason: str, user, note: str = "", now=No
             .first()
         )
         if plate is None:
-            raise ValidationError(
+            raise PlateRefused(
                 _("No such available plate in this office's stock."), code="plate_not_in_stock"
             )
         plate.status = PlateNumber.Status.VOIDED
@@ -110,7 +109,7 @@ def _plate_issue(*, booking, clerk, office, failed_items, plate_number, now):
         raise NotYourOffice(_("You are not a clerk of this office."))
     unknown = set(failed_items) - set(Inspection.Item.values)
     if unknown:
-        raise ValidationError(_("Unknown inspection item."), code="unknown_item")
+        raise PlateRefused(_("Unknown inspection item."), code="unknown_item")
     with transaction.atomic():
         locked = (
             Booking.objects.select_for_update(of=("self",))
@@ -135,7 +134,7 @@ def _plate_issue(*, booking, clerk, office, failed_items, plate_number, now):
             )
             return inspection, None
         if locked.ebike is None:
-            raise ValidationError(_("This booking names no e-bike."), code="no_ebike")
+            raise PlateRefused(_("This booking names no e-bike."), code="no_ebike")
         number = plate_number_clean(plate_number)
         plate = (
             PlateNumber.objects.select_for_update()
@@ -143,15 +142,13 @@ def _plate_issue(*, booking, clerk, office, failed_items, plate_number, now):
             .first()
         )
         if plate is None:
-            raise ValidationError(
+            raise PlateRefused(
                 _("%(number)s is not an available plate of this office's stock.")
                 % {"number": number},
                 code="plate_not_in_stock",
             )
         if PlateRegistration.objects.filter(ebike=locked.ebike).exists():
-            raise ValidationError(
-                _("This frame number already has a plate."), code="frame_has_plate"
-            )
+            raise PlateRefused(_("This frame number already has a plate."), code="frame_has_plate")
         plate.status = PlateNumber.Status.ISSUED
         plate.changed_at = now
         plate.save(update_fields=["status", "changed_at"])

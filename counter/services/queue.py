@@ -9,13 +9,14 @@ from django.utils.translation import gettext as _
 
 from appointments.models import Booking, Channel, WalkinReason
 from appointments.services import walkin_booking_create
+from core.errors import DomainError
 from offices.models import Office
 from registration import services as registration_services
 from registration.idnumber import parse_id_number
 
 from ..models import AuditEntry, QueueTicket
 from ..rules import clerk_can_serve
-from .audit import audit_record, refusal_code, refusals_audited
+from .audit import audit_record, refusals_audited
 from .errors import NotYourOffice, QueueError
 
 
@@ -155,7 +156,10 @@ def ticket_serve(
 def _ticket_serve(*, ticket, clerk, real_name, id_number, frame_number, brand, model, now):
 
     _queue_office(ticket.office, clerk)
-    parsed = parse_id_number(id_number, today=timezone.localdate(now))
+    try:
+        parsed = parse_id_number(id_number, today=timezone.localdate(now))
+    except ValidationError as exc:  # the ID-number checks speak the forms' idiom
+        raise QueueError.from_validation(exc) from None
     with transaction.atomic():
         locked = QueueTicket.objects.select_for_update().get(pk=ticket.pk)
         if locked.status != QueueTicket.Status.CALLED:
@@ -183,8 +187,8 @@ def _ticket_serve(*, ticket, clerk, real_name, id_number, frame_number, brand, m
             raise QueueError(
                 _("This person already holds an active booking."), code="already_active"
             ) from None
-        except ValidationError as exc:
-            raise QueueError(exc.messages[0], code=refusal_code(exc)) from None
+        except DomainError as exc:
+            raise QueueError(exc.message, code=exc.code) from None
         locked.status = QueueTicket.Status.SERVED
         locked.served_at = now
         locked.booking = booking

@@ -9,12 +9,13 @@ from django.utils.translation import gettext as _
 
 from appointments.models import Booking, Channel, WalkinReason
 from appointments.services import walkin_booking_create
+from core.errors import DomainError
 from registration import services as registration_services
 from registration.idnumber import parse_id_number
 
 from ..models import AuditEntry
 from ..rules import clerk_can_serve
-from .audit import audit_record, refusal_code, refusals_audited
+from .audit import audit_record, refusals_audited
 from .errors import NotYourOffice, WalkinRefused
 
 
@@ -75,7 +76,10 @@ def _priority_walkin_start(
             _("Priority walk-ins are served at main-urban service points."),
             code="not_main_urban",
         )
-    parsed = parse_id_number(id_number, today=today)
+    try:
+        parsed = parse_id_number(id_number, today=today)
+    except ValidationError as exc:  # the ID-number checks speak the forms' idiom
+        raise WalkinRefused.from_validation(exc) from None
     if reason == WalkinReason.SENIOR:
         age = parsed.age_on(today)
         if age < 65:
@@ -131,8 +135,8 @@ def _priority_walkin_start(
             )
             refusal.resident = found  # one created just now goes with the rollback
             raise refusal from None
-        except ValidationError as exc:
-            raise WalkinRefused(exc.messages[0], code=refusal_code(exc)) from None
+        except DomainError as exc:
+            raise WalkinRefused(exc.message, code=exc.code) from None
         audit_record(
             clerk=clerk,
             office=office,

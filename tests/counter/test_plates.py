@@ -5,7 +5,6 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from appointments import services as booking_services
@@ -57,10 +56,10 @@ def test_stock_is_loaded_in_the_citys_format_and_never_twice(checked_in):
     office, _, _ = checked_in
     assert PlateNumber.objects.filter(office=office, status="available").count() == 20
     assert PlateNumber.objects.filter(number="营口A00001").exists()
-    with pytest.raises(ValidationError):
+    with pytest.raises(counter_services.PlateRefused):
         counter_services.plate_stock_load(office=office, prefix="营口A", first=15, last=30)
     assert PlateNumber.objects.count() == 20
-    with pytest.raises(ValidationError):
+    with pytest.raises(counter_services.PlateRefused):
         counter_services.plate_number_clean("ABC12345")
 
 
@@ -107,7 +106,7 @@ def test_a_plate_already_issued_or_not_in_stock_is_refused(checked_in):
         booking=first, clerk=clerk, office=office, failed_items=[], plate_number="营口A00005"
     )
     for number in ["营口A00005", "营口A00099", "营口B00001"]:
-        with pytest.raises(ValidationError):
+        with pytest.raises(counter_services.PlateRefused):
             counter_services.plate_issue(
                 booking=second, clerk=clerk, office=office, failed_items=[], plate_number=number
             )
@@ -118,7 +117,7 @@ def test_a_plate_already_issued_or_not_in_stock_is_refused(checked_in):
 def test_a_voided_plate_is_never_issued(checked_in):
     office, clerk, make = checked_in
     counter_services.plate_void(office=office, number="营口A00006", reason="damaged", user=clerk)
-    with pytest.raises(ValidationError):
+    with pytest.raises(counter_services.PlateRefused):
         counter_services.plate_issue(
             booking=make(), clerk=clerk, office=office, failed_items=[], plate_number="营口A00006"
         )
@@ -222,7 +221,7 @@ def test_a_frame_with_a_plate_cannot_get_another(checked_in):
     second = make(2)
     Booking.objects.filter(pk=second.pk).update(ebike=first.ebike)
     second.refresh_from_db()
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(counter_services.PlateRefused) as exc:
         counter_services.plate_issue(
             booking=second, clerk=clerk, office=office, failed_items=[], plate_number="营口A00012"
         )

@@ -1,5 +1,4 @@
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import connection
 
 from registration import crypto, services
@@ -38,14 +37,14 @@ def test_find_by_id_number_uses_the_hash(db):
 def test_the_same_id_cannot_be_claimed_twice(db):
     number = make_id_number(seq="013")
     services.resident_create(real_name="A", id_number=number)
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(services.RegistrationError) as exc:
         services.resident_create(real_name="B", id_number=number)
     assert exc.value.code == "id_taken"
     assert Resident.objects.count() == 1
 
 
 def test_invalid_id_gives_a_clear_error_and_stores_nothing(db):
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(services.RegistrationError) as exc:
         services.resident_create(real_name="C", id_number="210802198503151230")
     assert exc.value.code == "id_checksum"
     assert not Resident.objects.exists()
@@ -54,8 +53,8 @@ def test_invalid_id_gives_a_clear_error_and_stores_nothing(db):
 def test_frame_numbers_are_normalised_and_unique(make_resident):
     bike = services.ebike_add(resident=make_resident(), frame_number=" abc-123 456 ", brand="X")
     assert bike.frame_number == "ABC123456"
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(services.RegistrationError) as exc:
         services.ebike_add(resident=make_resident(), frame_number="ABC123456", brand="Y")
     assert exc.value.code == "frame_taken"
-    with pytest.raises(ValidationError):
+    with pytest.raises(services.RegistrationError):
         services.ebike_add(resident=make_resident(), frame_number="ab", brand="Y")

@@ -1,4 +1,3 @@
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from counter import services
@@ -25,6 +24,6 @@ class Command(BaseCommand):
                 first=options["first"],
                 last=options["last"],
             )
-        except ValidationError as exc:
-            raise CommandError(exc.messages[0]) from None
+        except services.PlateRefused as exc:
+            raise CommandError(exc.message) from None
         self.stdout.write(self.style.SUCCESS(f"{count} plates loaded for {office.code}"))
