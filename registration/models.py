@@ -1,3 +1,5 @@
+from typing import Any, ClassVar
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
@@ -14,19 +16,23 @@ FRAME_NUMBER_PATTERN = r"[0-9A-Z]{6,32}"
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def _create_user(self, email, password, **extra):
+    def _create_user(self, email: str | None, password: str | None, **extra: Any) -> "User":
         email = self.normalize_email(email).lower() if email else None
         user = self.model(email=email, **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
 
-    def create_user(self, email=None, password=None, **extra):
+    def create_user(
+        self, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> "User":
         extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
-    def create_superuser(self, email, password=None, **extra):
+    def create_superuser(
+        self, email: str | None, password: str | None = None, **extra: Any
+    ) -> "User":
         extra["is_staff"] = True
         extra["is_superuser"] = True
         return self._create_user(email, password, **extra)
@@ -35,18 +41,23 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A login: by e-mail or by Chinese mobile number (E.164), either may be empty."""
 
-    username = None
-    first_name = None
-    last_name = None
-    email = models.EmailField(_("e-mail address"), unique=True, null=True, blank=True)
+    # Django removes an inherited field set to None, and lets a model redefine one (here
+    # nullable); django-stubs types AbstractUser's as always-present strings.
+    username = None  # type: ignore[assignment]
+    first_name = None  # type: ignore[assignment]
+    last_name = None  # type: ignore[assignment]
+    email = models.EmailField(  # type: ignore[assignment]
+        _("e-mail address"), unique=True, null=True, blank=True
+    )
     phone = models.CharField(_("mobile number"), max_length=16, unique=True, null=True, blank=True)
     phone_verified = models.BooleanField(_("mobile number verified"), default=False)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # A manager without usernames; django-stubs expects auth's own UserManager here.
+    objects = UserManager()  # type: ignore[assignment,misc]
 
     class Meta:
         verbose_name = _("user")
@@ -66,7 +77,7 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email or self.phone or f"user {self.pk}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Forms (allauth's included) give "" for a missing value; uniqueness needs NULL.
         self.email = self.email.lower() if self.email else None
         self.phone = self.phone or None

@@ -271,7 +271,9 @@ if REDIS_URL:
     # long. It must exceed the longest task's hard time limit, or a task still running is
     # handed to a second worker; the longest is the release (RELEASE_TASK_TIME_LIMIT).
     # See docs/reliability.md, "The daily release".
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT
+    }
 else:
     CACHES = {
         "default": {
