@@ -63,7 +63,8 @@ def _redis():
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None
-    return backend._cache.get_client(write=True)  # noqa: SLF001 - Django's own client
+    # Django's own client: private, so django-stubs does not declare it.
+    return backend._cache.get_client(write=True)  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 def _stage_in_redis(office_id: int, date: datetime.date, reason: str) -> bool:

@@ -24,6 +24,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -36,6 +37,10 @@ OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 
 
 class ReusingRedisCacheClient(RedisCacheClient):
+    # Django's private attributes used here; django-stubs leaves them out.
+    _client: Callable[..., redis.Redis]
+    _get_connection_pool: Callable[[bool], redis.ConnectionPool]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients = {}
@@ -49,6 +54,8 @@ class ReusingRedisCacheClient(RedisCacheClient):
 
 
 class ReusingRedisCache(RedisCache):
+    _cache: ReusingRedisCacheClient  # Django's (private) client, left out of django-stubs
+
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
