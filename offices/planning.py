@@ -2,11 +2,12 @@
 and the admins' preview share. Pure: it reads nothing; callers pass what is released."""
 
 import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.clock import week_bounds
 
-from .models import Office
+from .models import Office, PlannedChange, TimeWindow
 from .services import plan_for_day
 
 
@@ -36,7 +37,7 @@ class DayPlan:
     """
 
     closed: bool
-    windows: tuple = ()
+    windows: tuple[TimeWindow, ...] = ()
     shares: tuple[int, ...] = ()
     reason: str = ""
 
@@ -45,7 +46,7 @@ class DayPlan:
         return sum(self.shares)
 
 
-def places_used_in_week(day: datetime.date, places_by_day) -> int:
+def places_used_in_week(day: datetime.date, places_by_day: Mapping[datetime.date, int]) -> int:
     """The places the other days of ``day``'s ISO week have released (or will, first)."""
     monday, sunday = week_bounds(day)
     return sum(n for d, n in places_by_day.items() if monday <= d <= sunday and d != day)
@@ -58,7 +59,13 @@ def office_closed_on(office: Office, day: datetime.date, *, closed_by_admin: boo
 
 
 def day_plan(
-    *, office: Office, windows, day: datetime.date, closed: bool, pending, used_in_week: int
+    *,
+    office: Office,
+    windows: Iterable[TimeWindow],
+    day: datetime.date,
+    closed: bool,
+    pending: Sequence[PlannedChange],
+    used_in_week: int,
 ) -> DayPlan:
     """Decide one office's day: the one rule the release and the admins' preview share.
 
@@ -83,15 +90,15 @@ def day_plan(
 def days_plan(
     *,
     office: Office,
-    windows,
+    windows: Sequence[TimeWindow],
     first: datetime.date,
     last: datetime.date,
     first_releasable: datetime.date,
     released: dict[datetime.date, int],
     releases: dict[datetime.date, bool],
     closed: set[datetime.date],
-    pending,
-):
+    pending: Sequence[PlannedChange],
+) -> Iterator[tuple[datetime.date, str, int]]:
     """Yield (day, state, places) for ``office`` from ``first`` (a Monday) to ``last``.
 
     Released days (``releases``: day -> released closed?) give what they released

@@ -12,7 +12,7 @@ accepted change is written to QuotaChange.
 import copy
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from registration.models import User
 
-from .models import ClosedDay, Office, PlannedChange, QuotaChange, TimeWindow
+from .models import ClosedDay, Complaint, Office, PlannedChange, QuotaChange, TimeWindow
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,17 @@ def lock_offices() -> None:
     list(Office.objects.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
 
 
-def quota_log(*, office, field, old, new, reason, user, now, target="") -> QuotaChange:
+def quota_log(
+    *,
+    office: Office,
+    field: str,
+    old: object,
+    new: object,
+    reason: str,
+    user: User | None,
+    now: datetime.datetime,
+    target: str = "",
+) -> QuotaChange:
     return QuotaChange.objects.create(
         office=office,
         field=field,
@@ -158,7 +169,7 @@ def office_quota_change(
     office: Office,
     changes: dict,
     reason: str,
-    user=None,
+    user: User | None = None,
     now: datetime.datetime | None = None,
 ) -> list[QuotaChange]:
     """Apply quota field changes to an office, check the floor, and log each one."""
@@ -226,7 +237,7 @@ def window_save(
     window: TimeWindow,
     reason: str,
     open_from: datetime.date,
-    user=None,
+    user: User | None = None,
     now: datetime.datetime | None = None,
 ) -> TimeWindow:
     """Create or change a time window of an office (applies to days not yet released)."""
@@ -260,7 +271,7 @@ def window_delete(
     window: TimeWindow,
     reason: str,
     open_from: datetime.date,
-    user=None,
+    user: User | None = None,
     now: datetime.datetime | None = None,
 ) -> None:
     now = now or timezone.now()
@@ -282,7 +293,12 @@ def window_delete(
 
 
 def closed_day_record(
-    *, office: Office, date: datetime.date, reason: str, user=None, now: datetime.datetime
+    *,
+    office: Office,
+    date: datetime.date,
+    reason: str,
+    user: User | None = None,
+    now: datetime.datetime,
 ) -> ClosedDay:
     """Write a closing and its log line; the caller has checked that it may be closed
     (``appointments.capacity.closed_day_add``: not released, the week above the floor)."""
@@ -304,7 +320,11 @@ def closed_day_record(
 
 
 def closed_day_remove(
-    *, closed_day: ClosedDay, reason: str, user=None, now: datetime.datetime | None = None
+    *,
+    closed_day: ClosedDay,
+    reason: str,
+    user: User | None = None,
+    now: datetime.datetime | None = None,
 ) -> None:
     now = now or timezone.now()
     with transaction.atomic():
@@ -325,13 +345,13 @@ def closed_day_remove(
 
 def complaint_file(
     *,
-    user,
+    user: User,
     office: Office,
     category: str,
     incident_date: datetime.date,
     text: str,
     now: datetime.datetime | None = None,
-):
+) -> Complaint:
     """Store a resident's complaint; admins see it tagged with the office."""
     from .models import Complaint
 
@@ -353,7 +373,14 @@ def complaint_file(
     )
 
 
-def complaint_answer(*, complaint, answer: str, user, close: bool = False, now=None):
+def complaint_answer(
+    *,
+    complaint: Complaint,
+    answer: str,
+    user: User,
+    close: bool = False,
+    now: datetime.datetime | None = None,
+) -> Complaint:
     """Answer a complaint (the resident sees it on their list); optionally close it."""
     from .models import Complaint
 
@@ -372,7 +399,9 @@ def complaint_answer(*, complaint, answer: str, user, close: bool = False, now=N
 # --- changes that take effect from a later day ---------------------------------------------
 
 
-def pending_changes(*, office_ids=None, until: datetime.date | None = None) -> list[PlannedChange]:
+def pending_changes(
+    *, office_ids: Iterable[int] | None = None, until: datetime.date | None = None
+) -> list[PlannedChange]:
     """Planned changes not yet carried by the offices' own settings, oldest date first."""
     pending = PlannedChange.objects.filter(applied_at__isnull=True).order_by("effective_from", "pk")
     if office_ids is not None:
@@ -383,8 +412,13 @@ def pending_changes(*, office_ids=None, until: datetime.date | None = None) -> l
 
 
 def plan_for_day(
-    office: Office, windows: list[TimeWindow], day: datetime.date, pending, *, strict=False
-):
+    office: Office,
+    windows: list[TimeWindow],
+    day: datetime.date,
+    pending: Iterable[PlannedChange],
+    *,
+    strict: bool = False,
+) -> tuple[Office, list[TimeWindow]]:
     """Return copies of ``office`` and its ``windows`` (by start time) with the planned
     changes due by ``day`` laid over them: what the release of ``day`` uses, and what its
     preview shows. A window planned to start that day has no primary key yet."""
@@ -402,6 +436,8 @@ def plan_for_day(
         elif change.field == Field.WINDOW_REMOVE:
             windows = [w for w in windows if w.pk != change.window_id]
         elif change.field == Field.WINDOW_ADD:
+            # A new window's times: checked when planned, and a CHECK constraint.
+            assert change.start is not None and change.end is not None
             if not strict and any(w.start < change.end and change.start < w.end for w in windows):
                 # Refused when planned or edited; should a clash exist anyway, the day is
                 # released with the windows that are there rather than not at all.
@@ -415,18 +451,22 @@ def plan_for_day(
     return office, sorted(windows, key=lambda w: w.start)
 
 
-def _config() -> dict[int, tuple[Office, list[TimeWindow]]]:
+# Each office (by id) and its windows, as the floor checks measure them.
+Config = dict[int, tuple[Office, list[TimeWindow]]]
+
+
+def _config() -> Config:
     return {o.pk: (o, list(o.windows.all())) for o in Office.objects.prefetch_related("windows")}
 
 
-def _config_with(office: Office, windows: list[TimeWindow] | None = None):
+def _config_with(office: Office, windows: list[TimeWindow] | None = None) -> Config:
     """The configuration with ``office`` (and its ``windows``) as a change would leave it."""
     config = _config()
     config[office.pk] = (office, config[office.pk][1] if windows is None else windows)
     return config
 
 
-def _total_on(config, pending, day) -> int:
+def _total_on(config: Config, pending: Sequence[PlannedChange], day: datetime.date) -> int:
     total = 0
     for office, windows in config.values():
         office, windows = plan_for_day(office, windows, day, pending)
@@ -436,7 +476,9 @@ def _total_on(config, pending, day) -> int:
     return total
 
 
-def _check_floor_ahead(*, config_after=None, pending_after=None) -> None:
+def _check_floor_ahead(
+    *, config_after: Config | None = None, pending_after: Sequence[PlannedChange] | None = None
+) -> None:
     """Check the floor on every day a planned change takes effect, not just today.
 
     ``config_after`` / ``pending_after`` stand for the configuration and the planned
@@ -460,7 +502,7 @@ def _check_floor_ahead(*, config_after=None, pending_after=None) -> None:
             ) from None
 
 
-def _plan_effect(change: PlannedChange, others) -> tuple[str, str, str]:
+def _plan_effect(change: PlannedChange, others: Sequence[PlannedChange]) -> tuple[str, str, str]:
     """(target, value without the change, value with it) on its day, for the log."""
     Field = PlannedChange.Field
     office = change.office
@@ -471,6 +513,7 @@ def _plan_effect(change: PlannedChange, others) -> tuple[str, str, str]:
         label = f"{change.start:%H:%M}-{change.end:%H:%M}"
         return label, "", f"{label} x{change.value}"
     if change.field in PlannedChange.WINDOW_FIELDS:
+        assert change.window is not None  # these fields name a window (a CHECK constraint)
         label = _window_label(change.window)
         now = next((w.capacity for w in windows_then if w.pk == change.window_id), None)
         if change.field == Field.WINDOW_REMOVE:
@@ -485,7 +528,7 @@ def planned_change_validate(
     field: str,
     effective_from: datetime.date,
     value: int | None = None,
-    window=None,
+    window: TimeWindow | None = None,
     start: datetime.time | None = None,
     end: datetime.time | None = None,
     open_from: datetime.date,
@@ -537,7 +580,13 @@ def planned_change_validate(
     return change
 
 
-def _check_windows_ahead(office: Office, pending, *, open_from: datetime.date, stored=None) -> None:
+def _check_windows_ahead(
+    office: Office,
+    pending: Sequence[PlannedChange],
+    *,
+    open_from: datetime.date,
+    stored: list[TimeWindow] | None = None,
+) -> None:
     """Windows must not overlap on any planned day, and a plan leaves at least one.
 
     ``stored`` stands for the office's windows as a direct edit would leave them; they
@@ -568,7 +617,7 @@ def _check_windows_ahead(office: Office, pending, *, open_from: datetime.date, s
                 )
 
 
-def _change_order(change: PlannedChange):
+def _change_order(change: PlannedChange) -> tuple[datetime.date, float]:
     return (change.effective_from, change.pk or float("inf"))
 
 
@@ -579,11 +628,11 @@ def planned_change_add(
     effective_from: datetime.date,
     reason: str,
     value: int | None = None,
-    window=None,
+    window: TimeWindow | None = None,
     start: datetime.time | None = None,
     end: datetime.time | None = None,
     open_from: datetime.date,
-    user=None,
+    user: User | None = None,
     now: datetime.datetime | None = None,
 ) -> PlannedChange:
     """Plan a capacity change from a day on; checked against the floor, logged."""
@@ -608,7 +657,16 @@ def planned_change_add(
     return change
 
 
-def _log_plan(change: PlannedChange, *, target, old, new, reason, user, now) -> None:
+def _log_plan(
+    change: PlannedChange,
+    *,
+    target: str,
+    old: str,
+    new: str,
+    reason: str,
+    user: User | None,
+    now: datetime.datetime,
+) -> None:
     entry = quota_log(
         office=change.office,
         field=change.field,
@@ -628,7 +686,7 @@ def planned_change_cancel(
     change: PlannedChange,
     reason: str,
     open_from: datetime.date,
-    user=None,
+    user: User | None = None,
     now: datetime.datetime | None = None,
 ) -> None:
     """Withdraw a planned change that has not taken effect; checked and logged."""
@@ -658,7 +716,7 @@ def planned_changes_apply(*, today: datetime.date, now: datetime.datetime) -> in
     Every day not released yet is today or later, so for the release and the preview this
     changes nothing: it only keeps the office pages showing what is in force. Idempotent.
     """
-    applied, removed = 0, set()
+    applied, removed = 0, set[int]()
     with transaction.atomic():
         lock_offices()  # offices first, then plans: the order planning and withdrawing use
         for change in (
@@ -670,14 +728,17 @@ def planned_changes_apply(*, today: datetime.date, now: datetime.datetime) -> in
             if change.window_id in removed:
                 continue  # deleted with its window
             if change.field == PlannedChange.Field.WINDOW_CAPACITY:
+                assert change.window_id is not None  # it names a window (a CHECK constraint)
                 TimeWindow.objects.filter(pk=change.window_id).update(capacity=change.value)
             elif change.field == PlannedChange.Field.WINDOW_REMOVE:
                 # The plan (logged when made) and any other naming the window go with it.
+                assert change.window_id is not None  # it names a window (a CHECK constraint)
                 TimeWindow.objects.filter(pk=change.window_id).delete()
                 removed.add(change.window_id)
                 applied += 1
                 continue
             elif change.field == PlannedChange.Field.WINDOW_ADD:
+                assert change.start is not None and change.end is not None  # a CHECK constraint
                 clash = TimeWindow.objects.filter(
                     office_id=change.office_id, start__lt=change.end, end__gt=change.start
                 )
