@@ -13,6 +13,7 @@ open a day a plan is being added for.
 
 import datetime
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from core.clock import week_bounds
 from offices import services as quota_services
 from offices.models import ClosedDay, Office, PlannedChange, TimeWindow
+from registration.models import User
 
 from . import cache as availability_cache
 from .models import DayRelease, Slot
@@ -122,7 +124,7 @@ def closed_day_add(
     office: Office,
     date: datetime.date,
     reason: str,
-    user=None,
+    user: User | None = None,
     now: datetime.datetime | None = None,
 ) -> ClosedDay:
     """Close an office on a day not yet released, unless its week falls below the floor."""
@@ -137,7 +139,9 @@ def closed_day_add(
         )
 
 
-def slot_capacity_validate(*, slot, capacity: int, now: datetime.datetime | None = None) -> None:
+def slot_capacity_validate(
+    *, slot: Slot, capacity: int, now: datetime.datetime | None = None
+) -> None:
     """Raise QuotaError if a released ``slot`` cannot have ``capacity`` places."""
     if capacity < 0:
         raise quota_services.QuotaError(_("Capacity cannot be negative."))
@@ -155,8 +159,13 @@ def slot_capacity_validate(*, slot, capacity: int, now: datetime.datetime | None
 
 
 def slot_capacity_change(
-    *, slot_id: int, capacity: int, reason: str, user=None, now: datetime.datetime | None = None
-):
+    *,
+    slot_id: int,
+    capacity: int,
+    reason: str,
+    user: User | None = None,
+    now: datetime.datetime | None = None,
+) -> Slot:
     """Change a released slot's capacity: up freely, down only to what is booked and
     never taking its week below the floor."""
     now = now or timezone.now()
@@ -186,7 +195,7 @@ def slot_capacity_change(
     return slot
 
 
-def _after_capacity_change(slot, now) -> None:
+def _after_capacity_change(slot: Slot, now: datetime.datetime) -> None:
     availability_cache.invalidate()
     # Recomputed from the row on the next booking attempt if it is still full.
     availability_cache.clear_full(slot.pk)
@@ -204,7 +213,11 @@ def window_validate(*, window: TimeWindow, delete: bool = False) -> None:
 
 
 def window_save(
-    *, window: TimeWindow, reason: str, user=None, now: datetime.datetime | None = None
+    *,
+    window: TimeWindow,
+    reason: str,
+    user: User | None = None,
+    now: datetime.datetime | None = None,
 ) -> TimeWindow:
     """Create or change a time window of an office (applies to days not yet released)."""
     with transaction.atomic():
@@ -219,7 +232,11 @@ def window_save(
 
 
 def window_delete(
-    *, window: TimeWindow, reason: str, user=None, now: datetime.datetime | None = None
+    *,
+    window: TimeWindow,
+    reason: str,
+    user: User | None = None,
+    now: datetime.datetime | None = None,
 ) -> None:
     with transaction.atomic():
         quota_services.lock_offices()
@@ -232,7 +249,7 @@ def window_delete(
         )
 
 
-def planned_change_validate(*, office: Office, **plan) -> PlannedChange:
+def planned_change_validate(*, office: Office, **plan: Any) -> PlannedChange:
     """The unsaved change, or QuotaError saying why it cannot be planned (``plan``: the
     arguments of ``offices.services.planned_change_validate``)."""
     return quota_services.planned_change_validate(
@@ -240,7 +257,7 @@ def planned_change_validate(*, office: Office, **plan) -> PlannedChange:
     )
 
 
-def planned_change_add(*, office: Office, **plan) -> PlannedChange:
+def planned_change_add(*, office: Office, **plan: Any) -> PlannedChange:
     """Plan a capacity change from a day not released yet; checked against the floor, logged."""
     with transaction.atomic():
         quota_services.lock_offices()
@@ -250,7 +267,11 @@ def planned_change_add(*, office: Office, **plan) -> PlannedChange:
 
 
 def planned_change_cancel(
-    *, change: PlannedChange, reason: str, user=None, now: datetime.datetime | None = None
+    *,
+    change: PlannedChange,
+    reason: str,
+    user: User | None = None,
+    now: datetime.datetime | None = None,
 ) -> None:
     """Withdraw a planned change that has not taken effect; checked and logged."""
     with transaction.atomic():

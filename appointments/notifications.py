@@ -236,7 +236,7 @@ def outbox_drain(*, now: datetime.datetime | None = None) -> int:
 
 
 def notification_queue(
-    *, booking: Booking, event: str, key: str, now, new: bool = False
+    *, booking: Booking, event: str, key: str, now: datetime.datetime, new: bool = False
 ) -> Notification | None:
     """Record a message in the outbox; the drain task sends it after the commit.
 

@@ -1,11 +1,11 @@
 """The day plans of offices over a range of days, from what is released and planned."""
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from core.clock import week_bounds
 from offices import services as quota_services
-from offices.models import ClosedDay
+from offices.models import ClosedDay, Office
 from offices.planning import days_plan
 
 from .models import DayRelease, Slot
@@ -13,7 +13,7 @@ from .models import DayRelease, Slot
 
 def offices_days_plan(
     *,
-    offices,
+    offices: Sequence[Office],
     first: datetime.date,
     last: datetime.date,
     first_releasable: datetime.date,

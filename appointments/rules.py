@@ -9,11 +9,11 @@ from django.utils import timezone
 from .models import Booking, Slot
 
 
-def slot_start(slot) -> datetime.datetime:
+def slot_start(slot: Slot) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(slot.date, slot.start))
 
 
-def slot_end(slot) -> datetime.datetime:
+def slot_end(slot: Slot) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(slot.date, slot.end))
 
 

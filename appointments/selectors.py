@@ -2,8 +2,11 @@
 
 import datetime
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from celery.schedules import crontab
 from django.conf import settings
 from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
@@ -12,7 +15,7 @@ from django_celery_beat.models import PeriodicTask
 from core.clock import week_bounds
 from offices.models import ClosedDay, Office
 from offices.planning import office_closed_on
-from registration.models import EBike
+from registration.models import EBike, Resident, User
 
 from . import cache as availability_cache
 from .models import Booking, DayRelease, Slot
@@ -130,7 +133,7 @@ def _build_snapshot(today: datetime.date, first_releasable: datetime.date) -> Sn
     return Snapshot(today=today, offices=views)
 
 
-def _released_state(release: DayRelease, windows, office: Office) -> str:
+def _released_state(release: DayRelease, windows: list[WindowView] | None, office: Office) -> str:
     if release.closed:
         return "closed"
     if windows:
@@ -147,7 +150,7 @@ class PastWindows:
     ended: frozenset[int]
 
 
-def past_windows(days, now: datetime.datetime) -> PastWindows:
+def past_windows(days: Iterable[DayView], now: datetime.datetime) -> PastWindows:
     """Which of ``days``' windows have begun and which have ended, at ``now``."""
     windows = [(day.date, w) for day in days for w in day.windows]
     return PastWindows(
@@ -217,11 +220,11 @@ class NextRelease:
 
 @dataclass(frozen=True)
 class ReleaseSchedule:
-    at: datetime.time  # local time of the daily run
+    at: datetime.time | None  # local time of the daily run (None: a pattern such as "*/2")
     horizon_days: int  # the run opens today + this many days
 
 
-def _release_task():
+def _release_task() -> PeriodicTask | None:
     """The enabled daily release task of django-celery-beat, or None."""
     return (
         PeriodicTask.objects.filter(task=RELEASE_TASK, enabled=True, crontab__isnull=False)
@@ -242,9 +245,10 @@ def release_schedule() -> ReleaseSchedule | None:
     return ReleaseSchedule(at=at, horizon_days=_horizon(task))
 
 
-def _horizon(task) -> int:
+def _horizon(task: PeriodicTask | None) -> int:
     try:
-        horizon = int(json.loads(task.kwargs or "{}").get("horizon_days") or 0)
+        # No task (None) reads as no horizon, as a task without one does.
+        horizon = int(json.loads(getattr(task, "kwargs", None) or "{}").get("horizon_days") or 0)
     except (ValueError, TypeError, AttributeError):
         horizon = 0
     return horizon or settings.SLOT_RELEASE_HORIZON_DAYS
@@ -264,7 +268,9 @@ def next_release(*, now: datetime.datetime | None = None) -> NextRelease | None:
     return NextRelease(at=at, opens=at.date() + datetime.timedelta(days=horizon))
 
 
-def _next_run_after(schedule, after: datetime.datetime, now: datetime.datetime):
+def _next_run_after(
+    schedule: crontab, after: datetime.datetime, now: datetime.datetime
+) -> datetime.datetime:
     schedule.nowfun = lambda: now
     return now + schedule.remaining_estimate(after)
 
@@ -375,9 +381,26 @@ def open_windows_now(*, now: datetime.datetime | None = None) -> list["Alternati
     return windows
 
 
+class SlotPlace(Protocol):
+    """Where and when a slot is: a Slot, or what the booking path remembers of one."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def office_id(self) -> int: ...
+    @property
+    def date(self) -> datetime.date: ...
+    @property
+    def start(self) -> datetime.time: ...
+
+
 def alternatives(
-    *, slot, now: datetime.datetime | None = None, limit: int = 3, cached: list | None = None
-) -> list:
+    *,
+    slot: SlotPlace,
+    now: datetime.datetime | None = None,
+    limit: int = 3,
+    cached: "list[Alternative] | None" = None,
+) -> "list[Alternative]":
     """Windows with places nearest to ``slot``: same office first, then nearest day and time.
 
     ``cached`` is the list of open windows when the caller already has it.
@@ -394,7 +417,7 @@ def alternatives(
         and timezone.make_aware(datetime.datetime.combine(a.date, a.start)) > now
     ]
 
-    def distance(a: "Alternative"):
+    def distance(a: "Alternative") -> tuple[bool, int, float]:
         minutes = abs((datetime.datetime.combine(a.date, a.start) - target).total_seconds())
         return (a.office_id != slot.office_id, abs((a.date - slot.date).days), minutes)
 
@@ -412,7 +435,7 @@ class Alternative:
     remaining: int
 
 
-def bookable_ebike(*, user, ebike_id: int):
+def bookable_ebike(*, user: User, ebike_id: int) -> EBike | None:
     """The user's own e-bike without a plate, with its owner, in one query; or None."""
     return (
         EBike.objects.select_related("resident")
@@ -421,7 +444,7 @@ def bookable_ebike(*, user, ebike_id: int):
     )
 
 
-def bookings_for_user(user) -> QuerySet[Booking]:
+def bookings_for_user(user: User) -> QuerySet[Booking]:
     return (
         Booking.objects.filter(resident__user=user)
         .select_related("office", "slot", "ebike")
@@ -429,7 +452,7 @@ def bookings_for_user(user) -> QuerySet[Booking]:
     )
 
 
-def booking_for_user(user, code: str) -> Booking | None:
+def booking_for_user(user: User, code: str) -> Booking | None:
     return (
         Booking.objects.filter(resident__user=user, code=code.upper())
         .select_related("office", "slot", "ebike", "resident")
@@ -437,7 +460,7 @@ def booking_for_user(user, code: str) -> Booking | None:
     )
 
 
-def active_booking_for_resident(resident) -> Booking | None:
+def active_booking_for_resident(resident: Resident) -> Booking | None:
     return (
         Booking.objects.filter(resident=resident, status__in=Booking.ACTIVE_STATUSES)
         .select_related("office", "slot")
@@ -458,7 +481,7 @@ class PreviewDay:
 
 def capacity_preview(
     *, today: datetime.date, days: int = 14, first_releasable: datetime.date | None = None
-) -> list[tuple[Office, list]]:
+) -> list[tuple[Office, list[PreviewDay]]]:
     """Released places, and what the release will give, per office for the coming days.
 
     Each day not released yet is decided by the release's own rule, in date order as

@@ -10,6 +10,7 @@ row is locked.
 import datetime
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -22,8 +23,9 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from core.clock import local_today, week_bounds
 from core.errors import DomainError
 from offices import services as quota_services
-from offices.models import ClosedDay, Office
+from offices.models import ClosedDay, Office, PlannedChange
 from offices.planning import day_plan, places_used_in_week
+from registration.models import EBike, Resident
 
 from . import attempts, notifications, selectors
 from . import cache as availability_cache
@@ -73,7 +75,9 @@ class ReleaseResult:
         return sum(self.released.values())
 
 
-def _release_office_day(office: Office, day: datetime.date, now, pending) -> tuple[str, int]:
+def _release_office_day(
+    office: Office, day: datetime.date, now: datetime.datetime, pending: Sequence[PlannedChange]
+) -> tuple[str, int]:
     release, created = DayRelease.objects.get_or_create(
         office=office, date=day, defaults={"capacity": 0, "released_at": now}
     )
@@ -166,7 +170,7 @@ release_logger = logging.getLogger("appointments.release")
 @dataclass
 class ReconcileResult:
     released: list[ReleaseResult] = field(default_factory=list)
-    overdue: object = None  # selectors.ReleaseOverdue, or None
+    overdue: selectors.ReleaseOverdue | None = None
 
     @property
     def places(self) -> int:
@@ -236,7 +240,7 @@ def slot_info(slot_id: int) -> SlotInfo | None:
     return info
 
 
-def remember_slots(windows) -> None:
+def remember_slots(windows: Iterable[selectors.Alternative]) -> None:
     """Fill the slot memo from a list of open windows (objects with pk, office_id, date,
     start, end), so the first booking of a rush need not read each slot row first."""
     for w in windows:
@@ -244,7 +248,7 @@ def remember_slots(windows) -> None:
             _slot_info[w.pk] = SlotInfo(w.pk, w.office_id, w.date, w.start, w.end)
 
 
-def _check_slot_bookable(slot, now: datetime.datetime) -> None:
+def _check_slot_bookable(slot: "Slot | SlotInfo", now: datetime.datetime) -> None:
     if window_started(slot.date, slot.start, now):
         raise SlotNotBookable(_("This time window has already started or passed."))
 
@@ -262,7 +266,9 @@ _PRECHECK_SQL = (
 )
 
 
-def _precheck(slot_id: int, resident_id: int, *, today: datetime.date):
+def _precheck(
+    slot_id: int, resident_id: int, *, today: datetime.date
+) -> tuple[bool, datetime.date | None]:
     """Return (is there a place left?, end of a no-show cooldown or None), in one read.
 
     A plain read, no lock: a full window is refused here without inserting a booking
@@ -292,7 +298,7 @@ class _StaleSlotInfo(Exception):
     """The remembered place and time of a slot do not match the row (ids were reused)."""
 
 
-def _take_place(slot_id: int, now, expected: "SlotInfo | None" = None) -> None:
+def _take_place(slot_id: int, now: datetime.datetime, expected: "SlotInfo | None" = None) -> None:
     """Take one place with a single conditional UPDATE: the row lock is held to commit."""
     with connection.cursor() as cursor:
         cursor.execute(_TAKE_PLACE_SQL, [slot_id])
@@ -334,7 +340,11 @@ def _return_place(slot_id: int) -> None:
 
 
 def booking_create(
-    *, resident, slot_id: int, ebike=None, now: datetime.datetime | None = None
+    *,
+    resident: Resident,
+    slot_id: int,
+    ebike: EBike | None = None,
+    now: datetime.datetime | None = None,
 ) -> Booking:
     """Take one place in a slot for a resident, or raise a BookingError."""
     try:
@@ -438,7 +448,9 @@ def _sold_out(slot_id: int, open_windows: list | None) -> SoldOut | Refused:
     return SoldOut(slot, tuple(selectors.alternatives(slot=slot, cached=open_windows)))
 
 
-def _booking_create(*, resident, slot_id: int, ebike, now) -> Booking:
+def _booking_create(
+    *, resident: Resident, slot_id: int, ebike: EBike | None, now: datetime.datetime | None
+) -> Booking:
     now = now or timezone.now()
     slot = slot_info(slot_id)
     if slot is None:
@@ -539,6 +551,7 @@ def booking_move(
     with transaction.atomic():
         locked = _lock_changeable(booking, now)
         old_slot_id = locked.slot_id
+        assert old_slot_id is not None  # a booking still booked is an online one, in a slot
         if old_slot_id == new_slot.pk:
             raise BookingError(_("Your booking is already in this time window."))
         # Touch the two slot rows in id order so two opposite moves cannot deadlock.
