@@ -2,10 +2,14 @@
 
 import datetime
 
+from django.contrib.auth.models import AnonymousUser
+
 from appointments.models import Booking
+from offices.models import Office
+from registration.models import User
 
 
-def clerk_can_serve(user, office) -> bool:
+def clerk_can_serve(user: User | AnonymousUser, office: Office) -> bool:
     """Clerks serve only the offices an admin assigned them to."""
     return bool(user.is_authenticated and office.clerks.filter(pk=user.pk).exists())
 

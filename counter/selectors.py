@@ -2,7 +2,9 @@
 
 import datetime
 from dataclasses import dataclass
+from typing import cast
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
@@ -11,11 +13,12 @@ from appointments.qr import QR_PREFIX
 from offices.models import Office
 from registration import crypto
 from registration.idnumber import ascii_form, normalize_mobile
+from registration.models import User
 
 from .models import QueueTicket
 
 
-def offices_of_clerk(user) -> QuerySet[Office]:
+def offices_of_clerk(user: User | AnonymousUser) -> QuerySet[Office]:
     if not user.is_authenticated:
         return Office.objects.none()
     return Office.objects.filter(clerks=user, is_active=True).order_by("code")
@@ -36,7 +39,7 @@ def counter_board(*, office: Office, day: datetime.date) -> tuple[list[BoardWind
         .select_related("resident", "slot", "ebike")
         .order_by("slot__start", "created_at")
     )
-    windows: dict[tuple, BoardWindow] = {}
+    windows: dict[tuple[datetime.time, datetime.time], BoardWindow] = {}
     for s in Slot.objects.filter(office=office, date=day).order_by("start"):
         windows[(s.start, s.end)] = BoardWindow(
             s.start, s.end, dict.fromkeys(Booking.Status.values, 0)
@@ -76,7 +79,7 @@ def counter_find(*, office: Office, query: str) -> tuple[str, list[Booking]]:
 
 @dataclass(frozen=True)
 class QueueState:
-    called: list  # tickets being called, newest call first
+    called: list[QueueTicket]  # tickets being called, newest call first
     waiting: int
     mean_service_minutes: float | None
 
@@ -92,7 +95,7 @@ def queue_state(*, office: Office, day: datetime.date) -> QueueState:
     tickets = list(QueueTicket.objects.filter(office=office, date=day))
     called = sorted(
         (t for t in tickets if t.status == QueueTicket.Status.CALLED),
-        key=lambda t: t.called_at,
+        key=lambda t: cast(datetime.datetime, t.called_at),  # set when a ticket is called
         reverse=True,
     )
     waiting = sum(1 for t in tickets if t.status == QueueTicket.Status.WAITING)

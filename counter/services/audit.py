@@ -1,25 +1,30 @@
 """The counter audit: who did what, where, when and to whom; refusals with their reason."""
 
+import datetime
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.utils import timezone
 
+from appointments.models import Booking
 from core.errors import DomainError
+from offices.models import Office
+from registration.models import Resident, User
 
 from ..models import AuditEntry
 
 
 def audit_record(
     *,
-    clerk,
-    office,
+    clerk: User,
+    office: Office | None,
     action: str,
-    booking=None,
-    resident=None,
+    booking: Booking | None = None,
+    resident: Resident | None = None,
     code: str = "",
     params: dict | None = None,
-    now=None,
-):
+    now: datetime.datetime | None = None,
+) -> AuditEntry:
     """Write one audit entry: ``code`` and ``params`` say what (``counter.audit``),
     in the reader's language when read; never put an ID or phone number in ``params``."""
     return AuditEntry.objects.create(
@@ -40,7 +45,14 @@ def refusal_code(exc: DomainError) -> str:
 
 
 @contextmanager
-def refusals_audited(*, what: str, clerk, office, booking=None, now=None):
+def refusals_audited(
+    *,
+    what: str,
+    clerk: User,
+    office: Office | None,
+    booking: Booking | None = None,
+    now: datetime.datetime | None = None,
+) -> Iterator[None]:
     """Record a refused counter action (``what``) with the reason's code, then re-raise.
 
     Entered outside the action's transaction, so the record stays when the action is

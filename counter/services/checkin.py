@@ -9,6 +9,8 @@ from django.utils.translation import gettext as _
 from appointments.models import Booking
 from appointments.rules import slot_start
 from appointments.services import booking_status_set
+from offices.models import Office
+from registration.models import User
 
 from ..models import AuditEntry
 from ..rules import clerk_can_serve
@@ -17,7 +19,9 @@ from .audit import audit_record, refusals_audited
 from .errors import CheckInRefused, NotYourOffice
 
 
-def counter_search(*, office, clerk, query: str, now=None) -> list[Booking]:
+def counter_search(
+    *, office: Office, clerk: User, query: str, now: datetime.datetime | None = None
+) -> list[Booking]:
     """Find bookings at the counter; the query may be an ID or phone number, so the audit
     log records how it was read and how many were found, never what was typed."""
     kind, results = counter_find(office=office, query=query)
@@ -32,7 +36,9 @@ def counter_search(*, office, clerk, query: str, now=None) -> list[Booking]:
     return results
 
 
-def id_number_reveal(*, booking: Booking, clerk, office, now=None) -> str:
+def id_number_reveal(
+    *, booking: Booking, clerk: User, office: Office, now: datetime.datetime | None = None
+) -> str:
     """The full ID number, for the clerk serving this person only, and on the record."""
     audit_record(
         clerk=clerk, office=office, action=AuditEntry.Action.REVEAL_ID, booking=booking, now=now
@@ -41,21 +47,23 @@ def id_number_reveal(*, booking: Booking, clerk, office, now=None) -> str:
 
 
 def booking_check_in(
-    *, booking: Booking, clerk, office, now: datetime.datetime | None = None
+    *, booking: Booking, clerk: User, office: Office, now: datetime.datetime | None = None
 ) -> Booking:
     """Check a booked resident in: only on the booked day, at the booked office, once."""
     now = now or timezone.now()
-    audited = {"clerk": clerk, "office": office, "now": now}
-    with refusals_audited(what="check_in", booking=_booking_at(booking, office), **audited):
+    own = _booking_at(booking, office)
+    with refusals_audited(what="check_in", clerk=clerk, office=office, booking=own, now=now):
         return _booking_check_in(booking=booking, clerk=clerk, office=office, now=now)
 
 
-def _booking_at(booking: Booking, office) -> Booking | None:
+def _booking_at(booking: Booking, office: Office) -> Booking | None:
     """The booking to name in a refusal at ``office``: not one of another office."""
     return booking if booking.office_id == getattr(office, "pk", None) else None
 
 
-def _booking_check_in(*, booking: Booking, clerk, office, now) -> Booking:
+def _booking_check_in(
+    *, booking: Booking, clerk: User, office: Office, now: datetime.datetime
+) -> Booking:
     if not clerk_can_serve(clerk, office):
         raise NotYourOffice(_("You are not a clerk of this office."))
     with transaction.atomic():
@@ -86,16 +94,18 @@ def _booking_check_in(*, booking: Booking, clerk, office, now) -> Booking:
 
 
 def booking_mark_no_show(
-    *, booking: Booking, clerk, office, now: datetime.datetime | None = None
+    *, booking: Booking, clerk: User, office: Office, now: datetime.datetime | None = None
 ) -> Booking:
     """A clerk marks a booking of their office as no-show, once its window has started."""
     now = now or timezone.now()
-    audited = {"clerk": clerk, "office": office, "now": now}
-    with refusals_audited(what="no_show", booking=_booking_at(booking, office), **audited):
+    own = _booking_at(booking, office)
+    with refusals_audited(what="no_show", clerk=clerk, office=office, booking=own, now=now):
         return _booking_mark_no_show(booking=booking, clerk=clerk, office=office, now=now)
 
 
-def _booking_mark_no_show(*, booking: Booking, clerk, office, now) -> Booking:
+def _booking_mark_no_show(
+    *, booking: Booking, clerk: User, office: Office, now: datetime.datetime
+) -> Booking:
     if not clerk_can_serve(clerk, office) or booking.office_id != office.pk:
         raise NotYourOffice(_("You are not a clerk of this office."))
     with transaction.atomic():

@@ -1,6 +1,7 @@
 """What the counter refuses, by cause; each is a DomainError with a code."""
 
 from core.errors import DomainError
+from registration.models import Resident
 
 
 class CounterError(DomainError):
@@ -19,6 +20,8 @@ class CheckInRefused(CounterError):
 
 class WalkinRefused(CounterError):
     """A person who may not be served without a booking; the message says why."""
+
+    resident: Resident | None = None  # the person refused, when known (for the audit log)
 
 
 class QueueError(CounterError):

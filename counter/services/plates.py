@@ -1,5 +1,6 @@
 """Plate stock and issue: inspection at the counter, then one plate per frame."""
 
+import datetime
 import re
 
 from django.conf import settings
@@ -9,6 +10,8 @@ from django.utils.translation import gettext as _
 
 from appointments.models import Booking, Channel
 from appointments.services import booking_status_set
+from offices.models import Office
+from registration.models import User
 
 from ..models import AuditEntry, Inspection, PlateNumber, PlateRegistration
 from ..rules import clerk_can_serve
@@ -27,7 +30,9 @@ def plate_number_clean(value: str) -> str:
     return number
 
 
-def plate_stock_load(*, office, prefix: str, first: int, last: int, now=None) -> int:
+def plate_stock_load(
+    *, office: Office, prefix: str, first: int, last: int, now: datetime.datetime | None = None
+) -> int:
     """Load the plates ``prefix`` + first..last (five digits) into an office's stock."""
     if not 0 <= first <= last <= 99999 or last - first >= 10000:
         raise PlateRefused(_("Give a range of at most 10 000 numbers."), code="plate_range")
@@ -49,7 +54,15 @@ def plate_stock_load(*, office, prefix: str, first: int, last: int, now=None) ->
 PLATE_VOID_REASONS = ("damaged", "lost")
 
 
-def plate_void(*, office, number: str, reason: str, user, note: str = "", now=None) -> PlateNumber:
+def plate_void(
+    *,
+    office: Office,
+    number: str,
+    reason: str,
+    user: User,
+    note: str = "",
+    now: datetime.datetime | None = None,
+) -> PlateNumber:
     """Record a damaged or lost plate of the office's stock; it is never issued.
 
     ``reason`` is "damaged" or "lost"; the void is in the audit log (who, which plate, why).
@@ -83,7 +96,15 @@ def plate_void(*, office, number: str, reason: str, user, note: str = "", now=No
     return plate
 
 
-def plate_issue(*, booking, clerk, office, failed_items: list[str], plate_number: str, now=None):
+def plate_issue(
+    *,
+    booking: Booking,
+    clerk: User,
+    office: Office,
+    failed_items: list[str],
+    plate_number: str,
+    now: datetime.datetime | None = None,
+) -> tuple[Inspection, PlateRegistration | None]:
     """Inspect and register at the counter.
 
     With any checklist item failed, the whole list is recorded (and shown to the resident
@@ -104,7 +125,15 @@ def plate_issue(*, booking, clerk, office, failed_items: list[str], plate_number
         )
 
 
-def _plate_issue(*, booking, clerk, office, failed_items, plate_number, now):
+def _plate_issue(
+    *,
+    booking: Booking,
+    clerk: User,
+    office: Office,
+    failed_items: list[str],
+    plate_number: str,
+    now: datetime.datetime,
+) -> tuple[Inspection, PlateRegistration | None]:
     if not clerk_can_serve(clerk, office) or booking.office_id != office.pk:
         raise NotYourOffice(_("You are not a clerk of this office."))
     unknown = set(failed_items) - set(Inspection.Item.values)

@@ -13,6 +13,7 @@ from core.errors import DomainError
 from offices.models import Office
 from registration import services as registration_services
 from registration.idnumber import parse_id_number
+from registration.models import User
 
 from ..models import AuditEntry, QueueTicket
 from ..rules import clerk_can_serve
@@ -20,21 +21,23 @@ from .audit import audit_record, refusals_audited
 from .errors import NotYourOffice, QueueError
 
 
-def _queue_office(office, clerk):
+def _queue_office(office: Office, clerk: User) -> None:
     if not clerk_can_serve(clerk, office):
         raise NotYourOffice(_("You are not a clerk of this office."))
     if not office.has_walkin_window:
         raise QueueError(_("This office has no same-day walk-in window."), code="no_walkin_window")
 
 
-def ticket_issue(*, office, clerk, now: datetime.datetime | None = None):
+def ticket_issue(
+    *, office: Office, clerk: User, now: datetime.datetime | None = None
+) -> QueueTicket:
     """Hand out the next number of the day (numbers restart every day)."""
     now = now or timezone.now()
     with refusals_audited(what="ticket_issue", clerk=clerk, office=office, now=now):
         return _ticket_issue(office=office, clerk=clerk, now=now)
 
 
-def _ticket_issue(*, office, clerk, now):
+def _ticket_issue(*, office: Office, clerk: User, now: datetime.datetime) -> QueueTicket:
 
     _queue_office(office, clerk)
     today = timezone.localdate(now)
@@ -55,7 +58,7 @@ def _ticket_issue(*, office, clerk, now):
     return ticket
 
 
-def _ticket_audit(ticket, clerk, what, now):
+def _ticket_audit(ticket: QueueTicket, clerk: User, what: str, now: datetime.datetime) -> None:
     audit_record(
         clerk=clerk,
         office=ticket.office,
@@ -67,14 +70,16 @@ def _ticket_audit(ticket, clerk, what, now):
     )
 
 
-def ticket_call_next(*, office, clerk, now: datetime.datetime | None = None):
+def ticket_call_next(
+    *, office: Office, clerk: User, now: datetime.datetime | None = None
+) -> QueueTicket | None:
     """Call the lowest waiting number of today, or return None when nobody waits."""
     now = now or timezone.now()
     with refusals_audited(what="ticket_call", clerk=clerk, office=office, now=now):
         return _ticket_call_next(office=office, clerk=clerk, now=now)
 
 
-def _ticket_call_next(*, office, clerk, now):
+def _ticket_call_next(*, office: Office, clerk: User, now: datetime.datetime) -> QueueTicket | None:
     _queue_office(office, clerk)
     with transaction.atomic():
         ticket = (
@@ -92,13 +97,15 @@ def _ticket_call_next(*, office, clerk, now):
     return ticket
 
 
-def ticket_recall(*, ticket, clerk, now: datetime.datetime | None = None):
+def ticket_recall(
+    *, ticket: QueueTicket, clerk: User, now: datetime.datetime | None = None
+) -> QueueTicket:
     now = now or timezone.now()
     with refusals_audited(what="ticket_recall", clerk=clerk, office=ticket.office, now=now):
         return _ticket_recall(ticket=ticket, clerk=clerk, now=now)
 
 
-def _ticket_recall(*, ticket, clerk, now):
+def _ticket_recall(*, ticket: QueueTicket, clerk: User, now: datetime.datetime) -> QueueTicket:
     _queue_office(ticket.office, clerk)
     if ticket.status != QueueTicket.Status.CALLED:
         raise QueueError(_("Only a called number can be called again."), code="not_called")
@@ -108,13 +115,15 @@ def _ticket_recall(*, ticket, clerk, now):
     return ticket
 
 
-def ticket_skip(*, ticket, clerk, now: datetime.datetime | None = None):
+def ticket_skip(
+    *, ticket: QueueTicket, clerk: User, now: datetime.datetime | None = None
+) -> QueueTicket:
     now = now or timezone.now()
     with refusals_audited(what="ticket_skip", clerk=clerk, office=ticket.office, now=now):
         return _ticket_skip(ticket=ticket, clerk=clerk, now=now)
 
 
-def _ticket_skip(*, ticket, clerk, now):
+def _ticket_skip(*, ticket: QueueTicket, clerk: User, now: datetime.datetime) -> QueueTicket:
     _queue_office(ticket.office, clerk)
     updated = QueueTicket.objects.filter(
         pk=ticket.pk, status__in=[QueueTicket.Status.WAITING, QueueTicket.Status.CALLED]
@@ -128,8 +137,8 @@ def _ticket_skip(*, ticket, clerk, now):
 
 def ticket_serve(
     *,
-    ticket,
-    clerk,
+    ticket: QueueTicket,
+    clerk: User,
     real_name: str,
     id_number: str,
     frame_number: str,
@@ -153,7 +162,17 @@ def ticket_serve(
         )
 
 
-def _ticket_serve(*, ticket, clerk, real_name, id_number, frame_number, brand, model, now):
+def _ticket_serve(
+    *,
+    ticket: QueueTicket,
+    clerk: User,
+    real_name: str,
+    id_number: str,
+    frame_number: str,
+    brand: str,
+    model: str,
+    now: datetime.datetime,
+) -> Booking:
 
     _queue_office(ticket.office, clerk)
     try:

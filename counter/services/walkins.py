@@ -10,8 +10,10 @@ from django.utils.translation import gettext as _
 from appointments.models import Booking, Channel, WalkinReason
 from appointments.services import walkin_booking_create
 from core.errors import DomainError
+from offices.models import Office
 from registration import services as registration_services
 from registration.idnumber import parse_id_number
+from registration.models import User
 
 from ..models import AuditEntry
 from ..rules import clerk_can_serve
@@ -21,8 +23,8 @@ from .errors import NotYourOffice, WalkinRefused
 
 def priority_walkin_start(
     *,
-    office,
-    clerk,
+    office: Office,
+    clerk: User,
     real_name: str,
     id_number: str,
     reason: str,
@@ -56,16 +58,16 @@ def priority_walkin_start(
 
 def _priority_walkin_start(
     *,
-    office,
-    clerk,
-    real_name,
-    id_number,
-    reason,
-    veteran_certificate,
-    frame_number,
-    brand,
-    model,
-    now,
+    office: Office,
+    clerk: User,
+    real_name: str,
+    id_number: str,
+    reason: str,
+    veteran_certificate: str,
+    frame_number: str,
+    brand: str,
+    model: str,
+    now: datetime.datetime,
 ) -> Booking:
 
     today = timezone.localdate(now)
