@@ -25,8 +25,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 logger = logging.getLogger(__name__)
@@ -41,11 +43,11 @@ class ReusingRedisCacheClient(RedisCacheClient):
     _client: Callable[..., redis.Redis]
     _get_connection_pool: Callable[[bool], redis.ConnectionPool]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._clients = {}
+        self._clients: dict[int, redis.Redis] = {}
 
-    def get_client(self, key=None, *, write=False):
+    def get_client(self, key: object = None, *, write: bool = False) -> redis.Redis:
         pool = self._get_connection_pool(write)
         client = self._clients.get(id(pool))
         if client is None:
@@ -56,7 +58,7 @@ class ReusingRedisCacheClient(RedisCacheClient):
 class ReusingRedisCache(RedisCache):
     _cache: ReusingRedisCacheClient  # Django's (private) client, left out of django-stubs
 
-    def __init__(self, server, params):
+    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
 
@@ -67,12 +69,15 @@ _retry_at: dict[str, float] = {}
 _retry_lock = threading.Lock()
 
 
-def _fail_safe(fallback):
+_Method = Callable[..., Any]
+
+
+def _fail_safe(fallback: Callable[..., Any]) -> Callable[[_Method], _Method]:
     """Return ``fallback(*args, **kwargs)`` instead of raising while Redis is out."""
 
-    def decorate(method):
+    def decorate(method: _Method) -> _Method:
         @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
+        def wrapper(self: "FailSafeRedisCache", *args: Any, **kwargs: Any) -> Any:
             if not self._may_try():
                 return fallback(*args, **kwargs)
             try:
@@ -86,7 +91,7 @@ def _fail_safe(fallback):
     return decorate
 
 
-def _get_fallback(key, default=None, version=None):
+def _get_fallback(key: object, default: Any = None, version: object = None) -> Any:
     return default
 
 
@@ -101,7 +106,7 @@ class FailSafeRedisCache(ReusingRedisCache):
     (``socket_timeout``, ``socket_connect_timeout``).
     """
 
-    def __init__(self, server, params):
+    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         params = {**params, "OPTIONS": dict(params.get("OPTIONS") or {})}
         self.retry_seconds = float(params["OPTIONS"].pop("RETRY_SECONDS", 5))
         super().__init__(server, params)
@@ -146,7 +151,7 @@ class FailSafeRedisCache(ReusingRedisCache):
     delete_many = _fail_safe(lambda *a, **kw: None)(ReusingRedisCache.delete_many)
 
 
-def available(cache=None) -> bool:
+def available(cache: BaseCache | None = None) -> bool:
     """Return True unless the cache is a Redis that is out (other caches always are)."""
     if cache is None:
         from django.core.cache import cache

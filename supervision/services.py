@@ -7,6 +7,7 @@ Each decision calls the service that owns the table it changes (the release in
 """
 
 import datetime
+from collections.abc import Iterable
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
@@ -17,9 +18,13 @@ from appointments import services as booking_services
 from appointments.services import ReleaseResult
 from counter.models import AuditEntry
 from counter.services import audit_record
+from offices.models import Office
+from registration.models import User
 
 
-def release_now(*, day: datetime.date, user, now: datetime.datetime | None = None) -> ReleaseResult:
+def release_now(
+    *, day: datetime.date, user: User, now: datetime.datetime | None = None
+) -> ReleaseResult:
     """An admin's "release now" of ``day``: the scheduled release, run at once and audited
     (who, which day, what it released). Running it again releases nothing twice."""
     now = now or timezone.now()
@@ -46,7 +51,7 @@ def _release_audit(user, day: datetime.date, result: ReleaseResult, now) -> None
     )
 
 
-def release_schedule_set(*, at: datetime.time, horizon_days: int, user) -> PeriodicTask:
+def release_schedule_set(*, at: datetime.time, horizon_days: int, user: User) -> PeriodicTask:
     """Set the release time and horizon; the change (old and new) goes in the audit log and
     in the admin history of the beat task."""
     with transaction.atomic():
@@ -78,7 +83,13 @@ def release_schedule_set(*, at: datetime.time, horizon_days: int, user) -> Perio
     return change.task
 
 
-def office_clerks_set(*, office, clerks, user, now: datetime.datetime | None = None):
+def office_clerks_set(
+    *,
+    office: Office,
+    clerks: Iterable[User],
+    user: User,
+    now: datetime.datetime | None = None,
+) -> tuple[list[User], list[User]]:
     """Assign exactly ``clerks`` to ``office``; each clerk added or removed is audited
     (which clerk, by whom, when)."""
     now = now or timezone.now()
