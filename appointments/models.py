@@ -1,4 +1,5 @@
 import secrets
+from typing import ClassVar
 
 from django.db import models
 from django.db.models import F, Q
@@ -101,11 +102,11 @@ class Booking(models.Model):
     # The legal status changes, and the time each one stamps. Every service that changes
     # a status goes through ``appointments.services.booking_status_set``, which refuses
     # any other; a walk-in starts checked in (``walkin_booking_create``).
-    TRANSITIONS = {
+    TRANSITIONS: ClassVar[dict[str, tuple[str, ...]]] = {
         Status.BOOKED: (Status.CANCELLED, Status.CHECKED_IN, Status.NO_SHOW),
         Status.CHECKED_IN: (Status.COMPLETED, Status.INSPECTION_FAILED),
     }
-    STATUS_STAMPS = {
+    STATUS_STAMPS: ClassVar[dict[str, str]] = {
         Status.CANCELLED: "cancelled_at",
         Status.CHECKED_IN: "checked_in_at",
         Status.COMPLETED: "completed_at",

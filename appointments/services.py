@@ -25,7 +25,7 @@ from core.errors import DomainError
 from offices import services as quota_services
 from offices.models import ClosedDay, Office, PlannedChange
 from offices.planning import day_plan, places_used_in_week
-from registration.models import EBike, Resident
+from registration.models import EBike, Resident, User
 
 from . import attempts, notifications, selectors
 from . import cache as availability_cache
@@ -389,7 +389,7 @@ class Booked:
 @dataclass(frozen=True)
 class SoldOut:
     slot: SlotInfo
-    alternatives: tuple  # of selectors.Alternative: open windows to offer instead
+    alternatives: tuple[selectors.Alternative, ...]  # open windows to offer instead
 
 
 @dataclass(frozen=True)
@@ -413,7 +413,7 @@ BookingOutcome = Booked | SoldOut | HoldsBooking | Refused | NotBookable
 
 
 def booking_request(
-    *, user, slot_id: int, ebike_id: int, now: datetime.datetime | None = None
+    *, user: User, slot_id: int, ebike_id: int, now: datetime.datetime | None = None
 ) -> BookingOutcome:
     """A signed-in person asks for a place in ``slot_id`` for their e-bike ``ebike_id``.
 
@@ -441,7 +441,7 @@ def booking_request(
     return Booked(booking)
 
 
-def _sold_out(slot_id: int, open_windows: list | None) -> SoldOut | Refused:
+def _sold_out(slot_id: int, open_windows: list[selectors.Alternative] | None) -> SoldOut | Refused:
     slot = slot_info(slot_id)
     if slot is None:
         return Refused(SlotNotBookable(_("This time window does not exist.")))
@@ -609,13 +609,13 @@ def booking_status_set(booking: Booking, status: str, *, now: datetime.datetime)
 
 def walkin_booking_create(
     *,
-    resident,
-    ebike,
+    resident: Resident,
+    ebike: EBike,
     office: Office,
     day: datetime.date,
     source: str,
     reason: str,
-    now,
+    now: datetime.datetime,
     veteran_certificate: str = "",
 ) -> Booking:
     """A person served without a booking: checked in at once, for one listed reason (the

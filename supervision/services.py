@@ -34,7 +34,9 @@ def release_now(
     return result
 
 
-def _release_audit(user, day: datetime.date, result: ReleaseResult, now) -> None:
+def _release_audit(
+    user: User, day: datetime.date, result: ReleaseResult, now: datetime.datetime
+) -> None:
     audit_record(
         clerk=user,
         office=None,
