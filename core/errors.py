@@ -7,6 +7,8 @@ tests. Each area subclasses it with errors named for the cause (``SlotFull``,
 ``ValidationError`` stays in forms.
 """
 
+from django.core.exceptions import ValidationError
+
 
 class DomainError(Exception):
     code = "other"
@@ -21,7 +23,7 @@ class DomainError(Exception):
         return str(self)
 
     @classmethod
-    def from_validation(cls, exc) -> "DomainError":
+    def from_validation(cls, exc: ValidationError) -> "DomainError":
         """The same refusal from a validator that speaks ``ValidationError`` (a form's
         field, the ID-number checks): its first message and code."""
         codes = [error.code for error in exc.error_list if error.code]

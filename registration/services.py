@@ -2,7 +2,9 @@
 
 import datetime
 import re
+from collections.abc import Callable
 from importlib import import_module
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +27,10 @@ class IdNumberTaken(RegistrationError):
     code = "id_taken"
 
 
-def _valid(validator, value: str, **kwargs):
+_T = TypeVar("_T")
+
+
+def _valid(validator: Callable[..., _T], value: str, **kwargs: Any) -> _T:
     """Run one of the ID-number or mobile-number validators (which speak
     ``ValidationError``, as form fields do) and refuse in this module's terms."""
     try:
