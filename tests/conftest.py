@@ -60,11 +60,11 @@ def _forget_slot_info():
     """Slot ids are reused between tests; the per-process slot memo must not outlive one."""
     from appointments import attempts, cache, services
 
-    services._slot_info.clear()
+    services.slot_memo_clear()
     cache.forget_local()
     attempts._pending.clear()  # counts of another test's (rolled back) offices
     yield
-    services._slot_info.clear()
+    services.slot_memo_clear()
     if attempts._timer is not None:
         attempts._timer.cancel()
         attempts._timer = None

@@ -12,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 
 from appointments import selectors, services
 from appointments.models import DayRelease, Slot
+from appointments.services import release as release_services
 from config.celery import app
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -109,7 +110,7 @@ def test_a_failing_release_logs_the_overdue_alert_once_per_check(
     def broken(**kwargs):
         raise OperationalError("the database went away")
 
-    monkeypatch.setattr(services, "slots_release", broken)
+    monkeypatch.setattr(release_services, "slots_release", broken)
     with caplog.at_level(logging.ERROR, logger="appointments.release"):
         with pytest.raises(OperationalError):
             services.slots_release_due(now=at(8, 3))

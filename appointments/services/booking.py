@@ -1,4 +1,4 @@
-"""Booking rules: releasing slots, taking and returning places.
+"""Taking and returning places: the booking door, booking, cancelling, moving.
 
 Capacity is a counter on the slot guarded by a CHECK constraint (booked <= capacity),
 so no code path can overbook. A place is taken by one conditional UPDATE at the end
@@ -8,199 +8,33 @@ row is locked.
 """
 
 import datetime
-import json
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Q, Sum
+from django.db.models import Exists, F
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from core.clock import local_today, week_bounds
-from core.errors import DomainError
-from offices import services as quota_services
-from offices.models import ClosedDay, Office, PlannedChange
-from offices.planning import day_plan, places_used_in_week
 from registration.models import EBike, Resident, User
 
-from . import attempts, notifications, selectors
-from . import cache as availability_cache
-from .models import Booking, Channel, DayRelease, Notification, RefusedAttempts, Slot
-from .rules import change_deadline, window_started
+from .. import attempts, notifications, selectors
+from .. import cache as availability_cache
+from ..models import Booking, Channel, DayRelease, Notification, RefusedAttempts, Slot
+from ..rules import change_deadline, window_started
+from .errors import (
+    AlreadyBooked,
+    BookingError,
+    InCooldown,
+    NotCancellable,
+    SlotFull,
+    SlotNotBookable,
+)
+from .status import booking_status_set
 
-logger = logging.getLogger(__name__)
-
-
-class BookingError(DomainError):
-    """A booking the rules refuse; the message is for the resident (or the clerk), and
-    ``code`` says why for the audit log (``counter.audit.REFUSAL_REASONS``)."""
-
-
-class SlotFull(BookingError):
-    pass
-
-
-class AlreadyBooked(BookingError):
-    pass
-
-
-class SlotNotBookable(BookingError):
-    pass
-
-
-class NotCancellable(BookingError):
-    pass
-
-
-class InCooldown(BookingError):
-    pass
-
-
-# --- release -------------------------------------------------------------------------
-
-
-@dataclass
-class ReleaseResult:
-    date: datetime.date
-    released: dict[str, int] = field(default_factory=dict)  # office code -> places
-    closed: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)
-
-    @property
-    def places(self) -> int:
-        return sum(self.released.values())
-
-
-def _release_office_day(
-    office: Office, day: datetime.date, now: datetime.datetime, pending: Sequence[PlannedChange]
-) -> tuple[str, int]:
-    release, created = DayRelease.objects.get_or_create(
-        office=office, date=day, defaults={"capacity": 0, "released_at": now}
-    )
-    if not created:
-        return "already", 0
-    monday, sunday = week_bounds(day)
-    released = {
-        r["date"]: r["places"]
-        for r in Slot.objects.filter(office=office, date__range=(monday, sunday))
-        .values("date")
-        .annotate(places=Sum("capacity"))
-    }
-    plan = day_plan(
-        office=office,
-        windows=office.windows.order_by("start"),
-        day=day,
-        closed=ClosedDay.objects.filter(office=office, date=day).exists(),
-        pending=pending,
-        used_in_week=places_used_in_week(day, released),
-    )
-    if plan.closed:
-        release.closed = True
-        release.save(update_fields=["closed"])
-        return "closed", 0
-    Slot.objects.bulk_create(
-        Slot(office=office, date=day, start=w.start, end=w.end, capacity=share)
-        for w, share in zip(plan.windows, plan.shares, strict=True)
-        if share > 0
-    )
-    release.capacity = plan.places
-    release.save(update_fields=["capacity"])
-    return "released", release.capacity
-
-
-def _after_release() -> None:
-    """Drop the stale snapshot and build the list of open windows before the rush asks."""
-    availability_cache.invalidate()
-    availability_cache.put_open(None)  # replaced just below; never serve the old list
-    selectors.open_windows_now()
-
-
-def slots_release(*, day: datetime.date, now: datetime.datetime | None = None) -> ReleaseResult:
-    """Release ``day``'s slots for every active office; safe to run twice or at once.
-
-    The whole day is released in one transaction: if anything fails, nothing of the
-    day is released. A DayRelease row per office and day, unique in the database,
-    makes a second run (or a concurrent one, which waits on that row) a no-op.
-    """
-    now = now or timezone.now()
-    result = ReleaseResult(date=day)
-    with transaction.atomic():
-        transaction.on_commit(_after_release)
-        # Offices first (as capacity changes do): no plan is added or withdrawn meanwhile.
-        quota_services.planned_changes_apply(today=local_today(now), now=now)
-        pending = quota_services.pending_changes(until=day)
-        for office in Office.objects.filter(is_active=True).order_by("pk"):
-            outcome, places = _release_office_day(office, day, now, pending)
-            if outcome == "released":
-                result.released[office.code] = places
-            elif outcome == "closed":
-                result.closed.append(office.code)
-            else:
-                result.already.append(office.code)
-    logger.info(
-        "release %s: %d places at %d offices, %d closed, %d already released",
-        day.isoformat(),
-        result.places,
-        len(result.released),
-        len(result.closed),
-        len(result.already),
-    )
-    return result
-
-
-def slots_release_upcoming(
-    *, horizon_days: int, now: datetime.datetime | None = None
-) -> list[ReleaseResult]:
-    """Release tomorrow and the following days up to ``horizon_days`` ahead."""
-    now = now or timezone.now()
-    today = local_today(now)
-    return [
-        slots_release(day=today + datetime.timedelta(days=offset), now=now)
-        for offset in range(1, horizon_days + 1)
-    ]
-
-
-release_logger = logging.getLogger("appointments.release")
-
-
-@dataclass
-class ReconcileResult:
-    released: list[ReleaseResult] = field(default_factory=list)
-    overdue: selectors.ReleaseOverdue | None = None
-
-    @property
-    def places(self) -> int:
-        return sum(r.places for r in self.released)
-
-
-def slots_release_due(*, now: datetime.datetime | None = None) -> ReconcileResult:
-    """Release every day the schedule should have released by ``now`` and has not.
-
-    Run every minute, at worker start and on demand: whatever trigger was lost (the broker
-    down at the release minute, a killed worker), the next run releases the day. A day
-    released already costs one query. Then alert, on the "appointments.release" logger at
-    ERROR, if a due day is still not released RELEASE_ALERT_MINUTES after the release time.
-    """
-    now = now or timezone.now()
-    result = ReconcileResult()
-    try:
-        for day in selectors.days_not_released(selectors.release_due_days(now=now)):
-            result.released.append(slots_release(day=day, now=now))
-    finally:
-        # Checked even when the release failed: that is when the alert matters.
-        result.overdue = selectors.release_overdue(now=now)
-        if result.overdue is not None:
-            release_logger.error(
-                "release overdue: %s not released %d minutes after the release time %s",
-                result.overdue.day.isoformat(),
-                result.overdue.minutes_late,
-                result.overdue.due_at.isoformat(),
-            )
-    return result
+logger = logging.getLogger("appointments.services")  # one name for the whole package
 
 
 # --- bookings ------------------------------------------------------------------------
@@ -238,6 +72,11 @@ def slot_info(slot_id: int) -> SlotInfo | None:
             return None
         info = _slot_info[slot_id] = SlotInfo(*row)
     return info
+
+
+def slot_memo_clear() -> None:
+    """Forget every remembered slot, as a fresh worker would not know them."""
+    _slot_info.clear()
 
 
 def remember_slots(windows: Iterable[selectors.Alternative]) -> None:
@@ -575,128 +414,3 @@ def booking_move(
         )
         transaction.on_commit(availability_cache.invalidate)
     return locked
-
-
-# --- status changes --------------------------------------------------------------------
-
-
-class StatusChangeRefused(BookingError):
-    code = "booking_status"
-
-
-def booking_status_set(booking: Booking, status: str, *, now: datetime.datetime) -> Booking:
-    """Move ``booking`` to ``status`` if ``Booking.TRANSITIONS`` allows it, stamping the time.
-
-    The caller holds the booking's row lock in its transaction and has said, in its own
-    words, why a refused change is refused; this is the last word on what is legal.
-    """
-    if not booking.can_become(status):
-        raise StatusChangeRefused(
-            _("This booking cannot change from %(old)s to %(new)s.")
-            % {
-                "old": booking.get_status_display(),
-                "new": Booking.Status(status).label,
-            }
-        )
-    booking.status = status
-    fields = ["status", "updated_at"]
-    if stamp := Booking.STATUS_STAMPS.get(status):
-        setattr(booking, stamp, now)
-        fields.append(stamp)
-    booking.save(update_fields=fields)
-    return booking
-
-
-def walkin_booking_create(
-    *,
-    resident: Resident,
-    ebike: EBike,
-    office: Office,
-    day: datetime.date,
-    source: str,
-    reason: str,
-    now: datetime.datetime,
-    veteran_certificate: str = "",
-) -> Booking:
-    """A person served without a booking: checked in at once, for one listed reason (the
-    database refuses any other, and a second active booking)."""
-    return Booking.objects.create(
-        resident=resident,
-        ebike=ebike,
-        office=office,
-        date=day,
-        source=source,
-        walkin_reason=reason,
-        veteran_certificate=veteran_certificate,
-        status=Booking.Status.CHECKED_IN,
-        created_at=now,
-        checked_in_at=now,
-    )
-
-
-# --- no-shows ----------------------------------------------------------------------------
-
-
-def bookings_mark_no_shows(*, now: datetime.datetime | None = None) -> int:
-    """Mark booked (never checked-in) bookings as no-show once their window and the grace
-    period have passed. Safe to run any number of times: only "booked" rows change."""
-    now = now or timezone.now()
-    local = timezone.localtime(now) - datetime.timedelta(minutes=settings.NO_SHOW_GRACE_MINUTES)
-    may_become = Booking.statuses_leading_to(Booking.Status.NO_SHOW)
-    late = Booking.objects.filter(status__in=may_become, slot__isnull=False).filter(
-        Q(date__lt=local.date()) | Q(date=local.date(), slot__end__lte=local.time())
-    )
-    # The same change booking_status_set makes, in one UPDATE by primary key, with the
-    # status condition on the updated rows themselves: PostgreSQL re-checks it on a row
-    # a check-in committed while this waited for its lock (a condition inside the
-    # subquery Django writes for the join to the slot would not be re-checked).
-    ids = list(late.values_list("pk", flat=True))
-    return Booking.objects.filter(pk__in=ids, status__in=may_become).update(
-        status=Booking.Status.NO_SHOW, no_show_at=now, updated_at=now
-    )
-
-
-# --- the release schedule -------------------------------------------------------------------
-
-RELEASE_TASK_NAME = "Release slots for upcoming days"
-MAX_HORIZON_DAYS = 14
-
-
-class ScheduleError(DomainError):
-    """A release schedule the rules refuse; the message says why."""
-
-
-@dataclass(frozen=True)
-class ScheduleChange:
-    task: "PeriodicTask"
-    before: "selectors.ReleaseSchedule | None"  # the schedule it replaced, None if there was none
-
-
-def release_schedule_change(*, at: datetime.time, horizon_days: int) -> ScheduleChange:
-    """Set the daily release time (Asia/Shanghai) and how many days ahead it opens.
-
-    Writes the django-celery-beat task that the beat scheduler reads (it notices the
-    change by itself). Who changed it is recorded by ``supervision.services``.
-    """
-    if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
-        raise ScheduleError(_("Open between 1 and %(max)d days ahead.") % {"max": MAX_HORIZON_DAYS})
-    with transaction.atomic():
-        # The task row first, so two changes at once read the old schedule one after the
-        # other and each records what it replaced.
-        PeriodicTask.objects.select_for_update().filter(task=selectors.RELEASE_TASK).first()
-        before = selectors.release_schedule()
-        crontab, _created = CrontabSchedule.objects.get_or_create(
-            minute=str(at.minute),
-            hour=str(at.hour),
-            day_of_week="*",
-            day_of_month="*",
-            month_of_year="*",
-            timezone=settings.TIME_ZONE,
-        )
-        task = PeriodicTask.objects.select_for_update().filter(task=selectors.RELEASE_TASK).first()
-        if task is None:
-            task = PeriodicTask(name=RELEASE_TASK_NAME, task=selectors.RELEASE_TASK)
-        task.crontab, task.interval, task.enabled = crontab, None, True
-        task.kwargs = json.dumps({"horizon_days": horizon_days})
-        task.save()
-    return ScheduleChange(task=task, before=before)
