@@ -769,3 +769,17 @@ def main_urban_weekly_totals_ahead() -> list[tuple[datetime.date, int]]:
     config = _config()
     days = sorted({c.effective_from for c in pending})
     return [(day, _total_on(config, pending, day)) for day in days]
+
+
+def office_clerks_replace(
+    *, office: Office, clerks: Iterable[User]
+) -> tuple[list[User], list[User]]:
+    """Make ``clerks`` the office's clerks; return those added and those removed (in id
+    order). Who decided it is audited by ``supervision.services.office_clerks_set``."""
+    wanted = {clerk.pk: clerk for clerk in clerks}
+    current = {clerk.pk: clerk for clerk in office.clerks.all()}
+    added = [wanted[pk] for pk in sorted(wanted.keys() - current.keys())]
+    removed = [current[pk] for pk in sorted(current.keys() - wanted.keys())]
+    office.clerks.add(*added)
+    office.clerks.remove(*removed)
+    return added, removed

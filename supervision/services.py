@@ -18,6 +18,7 @@ from appointments import services as booking_services
 from appointments.services import ReleaseResult
 from counter.models import AuditEntry
 from counter.services import audit_record
+from offices import services as quota_services
 from offices.models import Office
 from registration.models import User
 
@@ -95,13 +96,8 @@ def office_clerks_set(
     """Assign exactly ``clerks`` to ``office``; each clerk added or removed is audited
     (which clerk, by whom, when)."""
     now = now or timezone.now()
-    wanted = {clerk.pk: clerk for clerk in clerks}
     with transaction.atomic():
-        current = {clerk.pk: clerk for clerk in office.clerks.all()}
-        added = [wanted[pk] for pk in sorted(wanted.keys() - current.keys())]
-        removed = [current[pk] for pk in sorted(current.keys() - wanted.keys())]
-        office.clerks.add(*added)
-        office.clerks.remove(*removed)
+        added, removed = quota_services.office_clerks_replace(office=office, clerks=clerks)
         for code, changed in (("clerk_added", added), ("clerk_removed", removed)):
             for clerk in changed:
                 audit_record(

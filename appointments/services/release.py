@@ -97,7 +97,12 @@ def slots_release(*, day: datetime.date, now: datetime.datetime | None = None) -
     result = ReleaseResult(date=day)
     with transaction.atomic():
         transaction.on_commit(_after_release)
-        # Offices first (as capacity changes do): no plan is added or withdrawn meanwhile.
+        # The offices' lock first, as every capacity change takes it: while the day is
+        # released no window, quota, closing or plan changes under it, so what is released
+        # is what the floor check of that change measured, and no change can pass its floor
+        # check against a day this release is opening. Then the office planning, asked
+        # explicitly: plans due by today written into the offices, the rest by day.
+        quota_services.lock_offices()
         quota_services.planned_changes_apply(today=local_today(now), now=now)
         pending = quota_services.pending_changes(until=day)
         for office in Office.objects.filter(is_active=True).order_by("pk"):
