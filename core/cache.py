@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from django.core import cache as django_cache
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
@@ -154,6 +155,6 @@ class FailSafeRedisCache(ReusingRedisCache):
 def available(cache: BaseCache | None = None) -> bool:
     """Return True unless the cache is a Redis that is out (other caches always are)."""
     if cache is None:
-        from django.core.cache import cache
+        cache = django_cache.cache
     check = getattr(cache, "available", None)
     return check() if check is not None else True

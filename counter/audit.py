@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import Q
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
@@ -185,8 +186,6 @@ def detail_search_q(text: str) -> Q:
     Matches a message's words (any parameters), a label of a coded parameter (e.g. the
     reason "veteran"), or a parameter itself (a plate or ticket number).
     """
-    from django.utils import translation
-
     needle = text.casefold()
     query = Q(detail_params__icontains=text)  # a plate or ticket number, or legacy text
 

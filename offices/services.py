@@ -353,8 +353,6 @@ def complaint_file(
     now: datetime.datetime | None = None,
 ) -> Complaint:
     """Store a resident's complaint; admins see it tagged with the office."""
-    from .models import Complaint
-
     now = now or timezone.now()
     text = (text or "").strip()
     if not text:
@@ -382,8 +380,6 @@ def complaint_answer(
     now: datetime.datetime | None = None,
 ) -> Complaint:
     """Answer a complaint (the resident sees it on their list); optionally close it."""
-    from .models import Complaint
-
     answer = (answer or "").strip()
     if not answer:
         raise ComplaintError(_("Write an answer for the resident."), code="answer")
