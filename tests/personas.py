@@ -21,8 +21,9 @@ A session's expiry is read from the clock when the client signs in: a test that 
 the clock to a fixed moment must do so before it asks for a client, or sign in itself
 with ``signed_in`` after moving it.
 
-``make_person`` makes as many signed-in residents with an e-bike as a test needs; the
-``resident`` persona is the first it makes.
+``make_person`` makes as many signed-in residents with an e-bike as a test needs (the
+``resident`` persona is the first it makes); ``make_login`` as many signed-in users with
+no Resident record yet.
 """
 
 from types import SimpleNamespace
@@ -85,6 +86,23 @@ def make_person(make_resident):
         return SimpleNamespace(
             user=user, resident=resident, ebike=ebike, client=signed_in(user, language)
         )
+
+    return make
+
+
+@pytest.fixture
+def make_login(db):
+    """Signed-in users with no Resident record yet and no role (strangers, as many as a test
+    needs): ``make_login(language="en")`` gives a client whose ``user`` is the new user.
+    Mobile numbers +86 138 0000 0001, 0002, ..."""
+    counter = {"n": 0}
+
+    def make(language="en"):
+        counter["n"] += 1
+        user = User.objects.create_user(phone=f"+861380000{counter['n']:04d}")
+        client = signed_in(user, language)
+        client.user = user
+        return client
 
     return make
 
