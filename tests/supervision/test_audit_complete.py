@@ -25,7 +25,7 @@ from registration.models import User
 from supervision.audit_log import audit_log_search
 from supervision.stats import clerk_counts
 from tests.conftest import make_id_number
-from tests.offices.test_admin import office_form
+from tests.supervision.test_admin import office_form
 
 URL = "/admin/counter/auditentry/log/"
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
