@@ -11,19 +11,20 @@ Loaded as a plugin by tests/conftest.py, so any test can ask for them by name:
 - ``admin_user``: a superuser (admin@test.example.org).
 - ``stranger``: a user with no Resident record and no role (stranger@test.example.org).
 
-Each persona fixture is a ``User``; ``<persona>_client`` is a test client signed in as that
-user, asking for English pages (most page tests read English text; a test of the Chinese
-default makes its own client with ``signed_in(user, language=None)``). ``admin_client`` so
-replaces pytest-django's fixture of that name, which is the same admin in the default
-language.
+Each persona fixture is a ``User``. ``resident_client``, ``clerk_a_client``,
+``clerk_b_client``, ``admin_client`` and ``stranger_client`` are test clients signed in as
+them, asking for English pages (most page tests read English text; a test of the Chinese
+default makes its own client with ``signed_in(user, language=None)``). This
+``admin_client`` replaces pytest-django's fixture of that name (the same admin, in the
+default language).
 
 A session's expiry is read from the clock when the client signs in: a test that moves
 the clock to a fixed moment must do so before it asks for a client, or sign in itself
 with ``signed_in`` after moving it.
 
 ``make_person`` makes as many signed-in residents with an e-bike as a test needs (the
-``resident`` persona is the first it makes); ``make_login`` as many signed-in users with
-no Resident record yet.
+``resident`` persona is one of them); ``make_login`` as many signed-in users with no
+Resident record yet.
 """
 
 from types import SimpleNamespace
