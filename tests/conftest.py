@@ -14,11 +14,12 @@ from django.utils import timezone, translation
 from appointments.models import Slot
 from offices.models import Office, TimeWindow
 from registration import services as registration_services
-from registration.models import User
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
-pytest_plugins = ["tests.stats_city"]  # the ``city`` fixture of the statistics tests
+# The personas (tests/personas.py): office_a/office_b, clerk_a/clerk_b, resident, admin_user,
+# stranger, their signed-in clients and make_person; the ``city`` of the statistics tests.
+pytest_plugins = ["tests.personas", "tests.stats_city"]
 
 
 def _id_weight(position: int) -> int:
@@ -156,11 +157,6 @@ def make_resident(db):
         )
 
     return make
-
-
-@pytest.fixture
-def admin_user(db):
-    return User.objects.create_superuser("admin@test.example.org", "pw")
 
 
 @pytest.fixture

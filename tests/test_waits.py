@@ -27,8 +27,6 @@ from django.test import Client, RequestFactory
 from appointments import services as booking_services
 from appointments.models import Booking, Notification, Slot
 from config import overload
-from registration import services as registration_services
-from registration.models import User
 from tests.conftest import ROOT, wait_until
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -59,26 +57,12 @@ def session_limits(**limits):
 
 
 @pytest.fixture
-def booking_setup(transactional_db, clock, make_office, make_resident):
+def booking_setup(transactional_db, clock, make_office, make_person):
     """A released slot for tomorrow (capacity 4) and a factory of signed-in residents."""
     office = make_office(windows=[(datetime.time(9), datetime.time(10), 4)], daily_capacity=4)
     booking_services.slots_release(day=TOMORROW, now=NOW)
     slot = Slot.objects.get(office=office, date=TOMORROW)
-    counter = {"n": 0}
-
-    def person():
-        counter["n"] += 1
-        n = counter["n"]
-        user = User.objects.create_user(phone=f"+861390000{n:04d}")
-        resident = make_resident(user=user, name=f"Resident {n}")
-        ebike = registration_services.ebike_add(
-            resident=resident, frame_number=f"FRAME{n:06d}", brand="Yadea"
-        )
-        client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
-        client.force_login(user)
-        return SimpleNamespace(user=user, ebike=ebike, client=client)
-
-    return SimpleNamespace(slot=slot, person=person)
+    return SimpleNamespace(slot=slot, person=lambda: make_person(language="zh-hans"))
 
 
 def book(person, slot):

@@ -6,12 +6,9 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.test import Client
 
 from appointments import attempts
 from appointments.models import Booking, RefusedAttempts
-from registration import services as registration_services
-from registration.models import User
 
 DAY = datetime.date(2030, 1, 8)
 NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))  # eve of DAY
@@ -28,33 +25,16 @@ def counted(office) -> dict[str, int]:
     return dict(RefusedAttempts.objects.filter(office=office).values_list("reason", "total"))
 
 
-@pytest.fixture
-def person(make_resident):
-    def make(n: int):
-        user = User.objects.create_user(phone=f"+861370000{n:04d}")
-        resident = make_resident(user=user, name=f"Person {n}")
-        ebike = registration_services.ebike_add(
-            resident=resident, frame_number=f"QATTEMPT{n:05d}", brand="Yadea"
-        )
-        client = Client(HTTP_ACCEPT_LANGUAGE="en")
-        client.force_login(user)
-        return resident, ebike, client
-
-    return make
-
-
-def test_each_refusal_through_the_pages_is_counted_once(clock, make_slot, person):
+def test_each_refusal_through_the_pages_is_counted_once(clock, make_slot, make_person):
     slot = make_slot(capacity=1, day=DAY)
     other_slot = make_slot(
         capacity=5, day=DAY, office=slot.office, start=datetime.time(10), end=datetime.time(11)
     )
-    holder, holder_bike, holder_client = person(1)
-    _, other_bike, other_client = person(2)
-    late, late_bike, late_client = person(3)
+    holder, other, late = make_person(), make_person(), make_person()
     past = make_slot(day=NOW.date() - datetime.timedelta(days=5), office=slot.office)
     for _ in range(3):  # three no-shows within 30 days: in cooldown
         Booking.objects.create(
-            resident=late,
+            resident=late.resident,
             office=slot.office,
             date=past.date,
             slot=past,
@@ -65,12 +45,12 @@ def test_each_refusal_through_the_pages_is_counted_once(clock, make_slot, person
     def post(client, bike, target=slot):
         return client.post(f"/book/{target.pk}/", {"slot": target.pk, "ebike": bike.pk})
 
-    assert post(holder_client, holder_bike).status_code == 302  # booked: not a refusal
-    assert post(other_client, other_bike).status_code == 409  # sold out (from the database)
-    assert post(other_client, other_bike).status_code == 409  # sold out (the cached flag)
-    refused = post(holder_client, holder_bike, other_slot)
+    assert post(holder.client, holder.ebike).status_code == 302  # booked: not a refusal
+    assert post(other.client, other.ebike).status_code == 409  # sold out (from the database)
+    assert post(other.client, other.ebike).status_code == 409  # sold out (the cached flag)
+    refused = post(holder.client, holder.ebike, other_slot)
     assert refused.status_code == 409 and b"already hold" in refused.content
-    cooling = post(late_client, late_bike, other_slot)  # the fast path hands over the page
+    cooling = post(late.client, late.ebike, other_slot)  # the fast path hands over the page
     assert cooling.status_code == 409 and b"You missed 3 appointments" in cooling.content
     assert counted(slot.office) == {"full": 2, "already_booked": 1, "cooldown": 1}
     # The success rate counts the sold-out refusals only (see appointments/stats.py).

@@ -17,8 +17,6 @@ from appointments import notifications
 from appointments import services as booking_services
 from appointments.models import Booking, Channel, DayRelease, Notification, Slot
 from offices.models import ClosedDay, Complaint
-from registration import services as registration_services
-from registration.models import User
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime.datetime(2030, 1, 6, 10, 0, tzinfo=TZ)  # a Sunday morning
@@ -39,25 +37,6 @@ def _fresh_cache():
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def make_person(make_resident):
-    counter = {"n": 0}
-
-    def make(*, name="Li Lei", language="en"):
-        counter["n"] += 1
-        n = counter["n"]
-        user = User.objects.create_user(phone=f"+861390000{n:04d}")
-        resident = make_resident(user=user, name=name)
-        ebike = registration_services.ebike_add(
-            resident=resident, frame_number=f"FRAME{n:06d}", brand="Yadea"
-        )
-        client = Client(HTTP_ACCEPT_LANGUAGE=language)
-        client.force_login(user)
-        return SimpleNamespace(user=user, resident=resident, ebike=ebike, client=client)
-
-    return make
 
 
 def release(day):
@@ -456,7 +435,7 @@ def test_windows_of_today_that_have_started_are_shown_past_and_not_offered(
 
 
 def test_an_open_day_without_places_left_in_the_week_says_so_not_closed(
-    clock, make_office, client, admin_user
+    clock, make_office, client, admin_client
 ):
     """32 a day, 64 a week, open daily: Monday and Tuesday take the week's places."""
     office = make_office(windows=SMALL_WINDOWS, daily_capacity=4, weekly_quota=8)
@@ -478,9 +457,7 @@ def test_an_open_day_without_places_left_in_the_week_says_so_not_closed(
     zh = client.get(f"/offices/{office.code}/{wednesday}/").content.decode()
     assert "当日无名额（本周配额已用完）" in zh and "该网点当日不办公。" not in zh
     # The admins' preview reads the same, for the released day and the one planned after it.
-    admin = Client(HTTP_ACCEPT_LANGUAGE="en")
-    admin.force_login(admin_user)
-    preview = admin.get("/admin/offices/office/overview/").content.decode()
+    preview = admin_client.get("/admin/offices/office/overview/").content.decode()
     row = re.search(rf"<th scope=\"row\">{office.name}</th>(.*?)</tr>", preview, re.S).group(1)
     assert row.count("No places this day (weekly quota reached)") >= 2
 

@@ -19,8 +19,6 @@ from django.test.utils import CaptureQueriesContext
 from appointments import attempts
 from appointments import services as booking_services
 from appointments.models import Booking, RefusedAttempts, Slot
-from registration import services as registration_services
-from registration.models import User
 
 NOW = datetime.datetime(2030, 1, 6, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 TOMORROW = NOW.date() + datetime.timedelta(days=1)
@@ -36,10 +34,9 @@ def _clock_and_cache():
 
 
 @pytest.fixture
-def world(make_office, make_resident):
+def world(make_office, make_resident, make_person):
     """A growing city: ``grow(n)`` adds offices with released days and some bookings."""
     offices: list = []
-    counter = {"person": 0}
 
     def grow(new_offices: int, bookings_per_office: int) -> list:
         added = [make_office(name=f"Hall {len(offices) + i + 1}") for i in range(new_offices)]
@@ -56,19 +53,7 @@ def world(make_office, make_resident):
                 )
         return offices
 
-    def person():
-        counter["person"] += 1
-        n = counter["person"]
-        user = User.objects.create_user(phone=f"+861360000{n:04d}")
-        resident = make_resident(user=user, name=f"Measured {n}")
-        ebike = registration_services.ebike_add(
-            resident=resident, frame_number=f"QCOUNT{n:06d}", brand="Yadea"
-        )
-        client = Client(HTTP_ACCEPT_LANGUAGE="en")
-        client.force_login(user)
-        return SimpleNamespace(user=user, resident=resident, ebike=ebike, client=client)
-
-    return SimpleNamespace(grow=grow, person=person, offices=offices)
+    return SimpleNamespace(grow=grow, person=make_person, offices=offices)
 
 
 def measure(request):

@@ -13,7 +13,6 @@ from appointments.models import Booking, Slot
 from counter import services as counter_services
 from counter.audit import detail_text
 from counter.models import AuditEntry
-from registration.models import User
 
 # A Monday mid-morning: today's 00:01 window has started, tomorrow (Tuesday) is open too.
 NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
@@ -29,12 +28,8 @@ def clock():
 
 
 @pytest.fixture
-def counter(make_office, make_resident):
-    office_a, office_b = make_office(code="office-a"), make_office(code="office-b")
-    clerk_a = User.objects.create_user(email="clerk-a@test.example.org")
-    clerk_b = User.objects.create_user(email="clerk-b@test.example.org")
-    office_a.clerks.add(clerk_a)
-    office_b.clerks.add(clerk_b)
+def counter(office_a, office_b, clerk_a, clerk_b, clerk_a_client, clerk_b_client, make_resident):
+    """The shared personas (tests/personas.py) and two bookings at office A."""
     today = TODAY
 
     def book(office, day, seq, phone=""):
@@ -52,10 +47,6 @@ def counter(make_office, make_resident):
 
     today_booking = book(office_a, today, 1, phone="+8613911110000")
     tomorrow_booking = book(office_a, today + datetime.timedelta(days=1), 2)
-    clients = {}
-    for name, user in [("a", clerk_a), ("b", clerk_b)]:
-        clients[name] = Client(HTTP_ACCEPT_LANGUAGE="en")
-        clients[name].force_login(user)
     return {
         "a": office_a,
         "b": office_b,
@@ -63,8 +54,8 @@ def counter(make_office, make_resident):
         "clerk_b": clerk_b,
         "today": today_booking,
         "tomorrow": tomorrow_booking,
-        "client_a": clients["a"],
-        "client_b": clients["b"],
+        "client_a": clerk_a_client,
+        "client_b": clerk_b_client,
     }
 
 
@@ -79,16 +70,14 @@ def test_clerk_sees_todays_board_of_their_office_with_ids_masked(counter):
     assert counter["tomorrow"].code not in html  # today's board only
 
 
-def test_other_offices_residents_and_strangers_are_refused(counter, client):
+def test_other_offices_residents_and_strangers_are_refused(counter, resident_client):
     code = counter["today"].code
     assert counter["client_b"].get("/counter/office-a/").status_code == 403
     assert counter["client_b"].get(f"/counter/office-a/bookings/{code}/").status_code == 403
     url = f"/counter/office-a/bookings/{code}/"
     assert counter["client_b"].post(url, {"action": "check_in"}).status_code == 403
-    resident_user = User.objects.create_user(email="resident@test.example.org")
-    client.force_login(resident_user)
-    assert client.get("/counter/").status_code == 403
-    assert client.get("/counter/office-a/").status_code == 403
+    assert resident_client.get("/counter/").status_code == 403
+    assert resident_client.get("/counter/office-a/").status_code == 403
     anonymous = Client()
     assert anonymous.get("/counter/office-a/")["Location"].startswith("/accounts/login/")
     counter["today"].refresh_from_db()

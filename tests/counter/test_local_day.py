@@ -10,11 +10,10 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.test import Client
 
 from appointments import services
 from appointments.models import Booking, Slot
-from registration.models import User
+from tests.personas import signed_in
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 UTC = datetime.UTC
@@ -26,8 +25,8 @@ AFTER_MIDNIGHT = datetime.datetime(2030, 1, 8, 0, 5, tzinfo=SH)  # 2030-01-07 16
 
 
 @pytest.fixture
-def office_day(make_office, make_resident):
-    office = make_office(code="office-a")
+def office_day(office_a, make_resident):
+    office = office_a
 
     def book(day, start, end):
         slot, _ = Slot.objects.get_or_create(
@@ -90,13 +89,10 @@ def test_the_no_show_task_on_the_real_clock_uses_the_local_day(office_day, setti
 
 
 @pytest.mark.parametrize("moment", [MORNING, AFTER_MIDNIGHT], ids=["07:30", "00:05"])
-def test_counter_board_shows_the_local_day(office_day, moment):
+def test_counter_board_shows_the_local_day(office_day, clerk_a, moment):
     office, bookings = office_day
     with time_machine.travel(moment, tick=False):
-        clerk = User.objects.create_user(email="clerk@test.example.org")
-        office.clerks.add(clerk)
-        client = Client(HTTP_ACCEPT_LANGUAGE="en")
-        client.force_login(clerk)
+        client = signed_in(clerk_a)  # at this moment: the session expires from it
         response = client.get(f"/counter/{office.code}/")
     assert response.status_code == 200
     html = response.content.decode()

@@ -4,12 +4,12 @@ import datetime
 import zoneinfo
 
 import pytest
-from django.test import Client
 
 from appointments import services
 from appointments.models import Booking, Slot
 from counter.models import AuditEntry
 from registration.models import User
+from tests.personas import signed_in
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 DAY = datetime.date(2030, 1, 7)
@@ -17,8 +17,8 @@ BEFORE = datetime.datetime(2030, 1, 1, tzinfo=SH)
 
 
 @pytest.fixture
-def day_of_bookings(make_office, make_resident):
-    office = make_office()
+def day_of_bookings(office_a, make_resident):
+    office = office_a
     slots = {
         start: Slot.objects.create(
             office=office,
@@ -85,20 +85,17 @@ def test_the_task_runs_the_sweep(day_of_bookings, time_machine):
     assert mark_no_shows.delay().get() == 0
 
 
-def test_clerk_marks_a_no_show_after_the_window_started(day_of_bookings, time_machine):
+def test_clerk_marks_a_no_show_after_the_window_started(day_of_bookings, clerk_a, time_machine):
     office, bookings = day_of_bookings
-    clerk = User.objects.create_user(email="clerk@test.example.org")
-    office.clerks.add(clerk)
     url = f"/counter/{office.code}/bookings/{bookings['eleven'].code}/"
     time_machine.move_to(datetime.datetime(2030, 1, 7, 10, 0, tzinfo=SH))
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(clerk)  # after moving the clock, or the session has expired
+    client = signed_in(clerk_a)  # after moving the clock, or the session has expired
     html = client.post(url, {"action": "no_show"}, follow=True).content.decode()
     assert "The window has not started yet." in html
     time_machine.move_to(datetime.datetime(2030, 1, 7, 11, 20, tzinfo=SH))
     client.post(url, {"action": "no_show"})
     assert Booking.objects.get(pk=bookings["eleven"].pk).status == "no_show"
-    assert AuditEntry.objects.filter(action="no_show", clerk=clerk).count() == 1
+    assert AuditEntry.objects.filter(action="no_show", clerk=clerk_a).count() == 1
 
 
 @pytest.mark.postgres

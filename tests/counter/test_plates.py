@@ -25,11 +25,10 @@ def clock():
 
 
 @pytest.fixture
-def checked_in(make_office, make_resident, settings):
+def checked_in(office_a, clerk_a, make_resident, settings):
+    """Office A's stock of plates, its clerk, and bookings checked in there (``make()``)."""
     settings.PLATE_NUMBER_PATTERN = r"营口[A-Z][0-9]{5}"
-    office = make_office()
-    clerk = User.objects.create_user(email="clerk@test.example.org")
-    office.clerks.add(clerk)
+    office, clerk = office_a, clerk_a
     slot = Slot.objects.create(
         office=office,
         date=datetime.date(2030, 1, 7),
@@ -154,16 +153,15 @@ def test_only_checked_in_bookings_and_own_office(checked_in, make_office):
         )
 
 
-def test_counter_page_registers_and_prints_the_slip(checked_in, client):
-    office, clerk, make = checked_in
+def test_counter_page_registers_and_prints_the_slip(checked_in, clerk_a_client):
+    office, _, make = checked_in
     booking = make()
-    client.force_login(clerk)
     url = f"/counter/{office.code}/bookings/{booking.code}/"
-    response = client.post(
+    response = clerk_a_client.post(
         url, {"action": "register", "plate_number": "营口A00010"}, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert response["Location"] == url + "slip/"
-    slip = client.get(url + "slip/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    slip = clerk_a_client.get(url + "slip/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "营口A00010" in slip
     assert "Registration is free. Insurance is voluntary" in slip
 
@@ -185,23 +183,22 @@ def test_counter_page_records_a_failed_inspection_for_the_resident(checked_in, c
     assert not PlateRegistration.objects.exists()
 
 
-def test_admins_load_a_range_and_void_plates_in_the_admin(checked_in, admin_user, client):
+def test_admins_load_a_range_and_void_plates_in_the_admin(checked_in, admin_user, admin_client):
     office, _, _ = checked_in
-    client.force_login(admin_user)
-    response = client.post(
+    response = admin_client.post(
         "/admin/counter/platenumber/load/",
         {"office": office.pk, "prefix": "营口B", "first": 1, "last": 5},
     )
     assert response.status_code == 302
     assert PlateNumber.objects.filter(number__startswith="营口B").count() == 5
-    again = client.post(
+    again = admin_client.post(
         "/admin/counter/platenumber/load/",
         {"office": office.pk, "prefix": "营口B", "first": 5, "last": 6},
     )
     assert again.status_code == 200  # refused, nothing loaded
     assert PlateNumber.objects.filter(number__startswith="营口B").count() == 5
     plate = PlateNumber.objects.get(number="营口B00002")
-    client.post(
+    admin_client.post(
         "/admin/counter/platenumber/",
         {"action": "void_lost", "_selected_action": [plate.pk]},
     )

@@ -6,14 +6,12 @@ import zoneinfo
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
-from django.test import Client
 from django.utils import translation
 
 from appointments.models import Booking
 from counter import services as counter_services
 from counter.models import PlateRegistration
 from registration import services as registration_services
-from registration.models import User
 from tests.conftest import make_id_number
 
 # A Monday, not 29 February, so "born N years ago today" is a real date in every year.
@@ -29,11 +27,10 @@ def clock():
 
 
 @pytest.fixture
-def desk(make_office):
-    office = make_office(is_main_urban=True)
-    clerk = User.objects.create_user(email="clerk@test.example.org")
-    office.clerks.add(clerk)
-    return office, clerk
+def desk(office_a, clerk_a):
+    """Office A (in the main urban area, as offices are by default) and its clerk."""
+    assert office_a.is_main_urban
+    return office_a, clerk_a
 
 
 def birth_years_ago(years: int, days: int = 0) -> str:
@@ -115,19 +112,16 @@ def test_no_reason_no_service_enforced_by_the_database(desk):
         Booking.objects.filter(pk=first.pk).update(walkin_reason="")
 
 
-def test_not_at_an_office_outside_the_main_urban_area(make_office):
-    office = make_office(is_main_urban=False)
-    clerk = User.objects.create_user(email="clerk2@test.example.org")
-    office.clerks.add(clerk)
+def test_not_at_an_office_outside_the_main_urban_area(office_b, clerk_b):
+    office_b.is_main_urban = False
+    office_b.save(update_fields=["is_main_urban"])
     with pytest.raises(counter_services.WalkinRefused):
-        walkin((office, clerk), id_number=make_id_number(birth=birth_years_ago(80)))
+        walkin((office_b, clerk_b), id_number=make_id_number(birth=birth_years_ago(80)))
 
 
-def test_the_counter_form_serves_a_senior(desk):
-    office, clerk = desk
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(clerk)
-    response = client.post(
+def test_the_counter_form_serves_a_senior(desk, clerk_a_client):
+    office, _ = desk
+    response = clerk_a_client.post(
         f"/counter/{office.code}/walkin/",
         {
             "reason": "senior",
@@ -139,7 +133,7 @@ def test_the_counter_form_serves_a_senior(desk):
     )
     booking = Booking.objects.get(source="priority_walkin")
     assert response["Location"] == f"/counter/{office.code}/bookings/{booking.code}/"
-    refused = client.post(
+    refused = clerk_a_client.post(
         f"/counter/{office.code}/walkin/",
         {
             "reason": "senior",

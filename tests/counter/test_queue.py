@@ -11,7 +11,6 @@ from appointments.models import Booking
 from counter import selectors as counter_selectors
 from counter import services as counter_services
 from counter.models import AuditEntry, QueueTicket
-from registration.models import User
 from tests.conftest import make_id_number
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -27,11 +26,11 @@ def clock():
 
 
 @pytest.fixture
-def window(make_office):
-    office = make_office(has_walkin_window=True, is_main_urban=False)
-    clerk = User.objects.create_user(email="window@test.example.org")
-    office.clerks.add(clerk)
-    return office, clerk
+def window(office_a, clerk_a):
+    """Office A with a same-day walk-in window, outside the main urban area; its clerk."""
+    office_a.has_walkin_window, office_a.is_main_urban = True, False
+    office_a.save(update_fields=["has_walkin_window", "is_main_urban"])
+    return office_a, clerk_a
 
 
 def test_numbers_count_up_and_restart_the_next_day(window):
@@ -108,30 +107,27 @@ def test_serving_needs_a_called_number(window):
     assert not Booking.objects.exists()
 
 
-def test_offices_without_a_window_and_other_clerks_are_refused(window, make_office):
+def test_offices_without_a_window_and_other_clerks_are_refused(window, make_office, stranger):
     office, clerk = window
     plain = make_office()
     plain.clerks.add(clerk)
     with pytest.raises(counter_services.QueueError):
         counter_services.ticket_issue(office=plain, clerk=clerk)
-    stranger = User.objects.create_user(email="stranger@test.example.org")
     with pytest.raises(counter_services.NotYourOffice):
         counter_services.ticket_issue(office=office, clerk=stranger)
 
 
-def test_queue_page_and_display_board(window):
-    office, clerk = window
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(clerk)
+def test_queue_page_and_display_board(window, clerk_a_client, resident_client):
+    office, _ = window
     url = f"/counter/{office.code}/queue/"
-    client.post(url, {"action": "issue"})
-    client.post(url, {"action": "issue"})
-    client.post(url, {"action": "call"})
+    clerk_a_client.post(url, {"action": "issue"})
+    clerk_a_client.post(url, {"action": "issue"})
+    clerk_a_client.post(url, {"action": "call"})
     display = Client(HTTP_ACCEPT_LANGUAGE="en").get(f"/display/{office.code}/").content.decode()
     assert '<p class="now" aria-live="polite" id="now-calling">1</p>' in display
     assert 'http-equiv="refresh"' in display
     ticket = QueueTicket.objects.get(number=1, office=office)
-    response = client.post(
+    response = clerk_a_client.post(
         url,
         {
             "action": "serve",
@@ -144,6 +140,4 @@ def test_queue_page_and_display_board(window):
     )
     booking = Booking.objects.get(source="walkin_window")
     assert response["Location"] == f"/counter/{office.code}/bookings/{booking.code}/"
-    resident = Client()
-    resident.force_login(User.objects.create_user(email="someone@test.example.org"))
-    assert resident.get(url).status_code == 403
+    assert resident_client.get(url).status_code == 403

@@ -6,10 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.test import Client
 
 from offices.models import Complaint
-from registration.models import User
 
 NOW = datetime.datetime(2030, 1, 6, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 TODAY = NOW.date()
@@ -20,21 +18,6 @@ SCRIPT = "<script>alert(1)</script>"
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def resident_client(db):
-    counter = {"n": 0}
-
-    def make(language="en"):
-        counter["n"] += 1
-        user = User.objects.create_user(phone=f"+861370000{counter['n']:04d}")
-        client = Client(HTTP_ACCEPT_LANGUAGE=language)
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return make
 
 
 def complaint_data(office, **overrides):
@@ -69,10 +52,10 @@ def test_the_form_requires_login(make_office, client):
     assert client.get("/complaints/").status_code == 302
 
 
-def test_a_complaint_is_stored_with_its_details(make_office, resident_client):
+def test_a_complaint_is_stored_with_its_details(make_office, make_login):
     make_office(name="Decoy")
     office = make_office(name="East Hall")
-    client = resident_client()
+    client = make_login()
     page = client.get(f"/complaints/new/?office={office.code}")
     assert page.status_code == 200
     assert f'<option value="{office.pk}" selected>' in page.content.decode()
@@ -98,9 +81,9 @@ def test_a_complaint_is_stored_with_its_details(make_office, resident_client):
     assert complaint.created_at == NOW
 
 
-def test_over_long_text_is_refused_on_the_field(make_office, resident_client):
+def test_over_long_text_is_refused_on_the_field(make_office, make_login):
     office = make_office()
-    client = resident_client()
+    client = make_login()
     response = client.post("/complaints/new/", complaint_data(office, text="x" * 2001))
     assert response.status_code == 200
     errors = field_error(response.content.decode(), "text")
@@ -112,9 +95,9 @@ def test_over_long_text_is_refused_on_the_field(make_office, resident_client):
     assert Complaint.objects.get().text == exactly
 
 
-def test_a_future_incident_date_is_refused(make_office, resident_client):
+def test_a_future_incident_date_is_refused(make_office, make_login):
     office = make_office()
-    client = resident_client()
+    client = make_login()
     tomorrow = (TODAY + datetime.timedelta(days=1)).isoformat()
     response = client.post("/complaints/new/", complaint_data(office, incident_date=tomorrow))
     assert response.status_code == 200
@@ -127,9 +110,9 @@ def test_a_future_incident_date_is_refused(make_office, resident_client):
     assert Complaint.objects.get().incident_date == TODAY
 
 
-def test_required_fields_are_reported(make_office, resident_client):
+def test_required_fields_are_reported(make_office, make_login):
     make_office()
-    client = resident_client()
+    client = make_login()
     response = client.post("/complaints/new/", {"text": "   "})
     assert response.status_code == 200
     html = response.content.decode()
@@ -138,9 +121,9 @@ def test_required_fields_are_reported(make_office, resident_client):
     assert not Complaint.objects.exists()
 
 
-def test_script_text_is_stored_as_is_and_shown_escaped(make_office, resident_client):
+def test_script_text_is_stored_as_is_and_shown_escaped(make_office, make_login):
     office = make_office()
-    client = resident_client()
+    client = make_login()
     text = f"Before {SCRIPT} after & <b>bold</b>"
     response = client.post("/complaints/new/", complaint_data(office, text=text), follow=True)
     assert response.redirect_chain == [("/complaints/", 302)]
@@ -155,9 +138,9 @@ def test_script_text_is_stored_as_is_and_shown_escaped(make_office, resident_cli
     assert "<script" not in html.lower()
 
 
-def test_the_resident_sees_the_received_status(make_office, resident_client):
+def test_the_resident_sees_the_received_status(make_office, make_login):
     office = make_office(name="West Hall")
-    client = resident_client()
+    client = make_login()
     client.post("/complaints/new/", complaint_data(office))
     response = client.get("/complaints/")
     html = response.content.decode()
@@ -165,14 +148,14 @@ def test_the_resident_sees_the_received_status(make_office, resident_client):
     assert 'Status: <span class="status">received</span>' in html
     assert "West Hall · I was pushed to buy insurance" in html
 
-    zh = resident_client(language="zh-hans")
+    zh = make_login(language="zh-hans")
     zh.post("/complaints/new/", complaint_data(office))
     assert '<span class="status">已收到</span>' in zh.get("/complaints/").content.decode()
 
 
-def test_residents_see_only_their_own_complaints(make_office, resident_client):
+def test_residents_see_only_their_own_complaints(make_office, make_login):
     office = make_office()
-    mine, theirs = resident_client(), resident_client()
+    mine, theirs = make_login(), make_login()
     mine.post("/complaints/new/", complaint_data(office, text="my own words"))
     theirs.post("/complaints/new/", complaint_data(office, text="somebody else's words"))
     html = mine.get("/complaints/").content.decode()
@@ -180,24 +163,22 @@ def test_residents_see_only_their_own_complaints(make_office, resident_client):
     assert "somebody else" not in html
 
 
-def test_admins_see_complaints_filtered_by_office(make_office, resident_client, admin_user):
+def test_admins_see_complaints_filtered_by_office(make_office, make_login, admin_client):
     north = make_office(name="North Hall")
     south = make_office(name="South Hall")
-    client = resident_client()
+    client = make_login()
     client.post("/complaints/new/", complaint_data(north, category="fee"))
     client.post("/complaints/new/", complaint_data(south, category="queue"))
     at_north = Complaint.objects.get(office=north)
     at_south = Complaint.objects.get(office=south)
 
-    admin = Client(HTTP_ACCEPT_LANGUAGE="en")
-    admin.force_login(admin_user)
-    response = admin.get("/admin/offices/complaint/")
+    response = admin_client.get("/admin/offices/complaint/")
     assert response.status_code == 200
     html = response.content.decode()
     assert f"/admin/offices/complaint/{at_north.pk}/change/" in html
     assert f"/admin/offices/complaint/{at_south.pk}/change/" in html
 
-    response = admin.get(f"/admin/offices/complaint/?office__id__exact={north.pk}")
+    response = admin_client.get(f"/admin/offices/complaint/?office__id__exact={north.pk}")
     assert response.status_code == 200
     html = response.content.decode()
     assert f"/admin/offices/complaint/{at_north.pk}/change/" in html

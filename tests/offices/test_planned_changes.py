@@ -4,7 +4,6 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.test import Client
 from django.utils import translation
 
 from appointments import capacity, selectors
@@ -12,6 +11,7 @@ from appointments import services as booking_services
 from appointments.models import DayRelease, Slot
 from offices import services
 from offices.models import Office, PlannedChange, QuotaChange, TimeWindow
+from tests.personas import signed_in
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime.date(2030, 1, 7)
@@ -196,8 +196,7 @@ def test_admin_plans_a_change_sees_it_ahead_and_withdraws_it(
     main_urban_offices, admin_user, time_machine
 ):
     time_machine.move_to(NOW, tick=False)
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(admin_user)
+    client = signed_in(admin_user)  # after moving the clock: the session expires from it
     a, b = main_urban_offices[:2]
     form = {"office": a.pk, "field": "weekly_quota", "window": "", "value": 130}
     form |= {"effective_from": "2030-01-14", "reason": "Hall works"}
@@ -371,12 +370,10 @@ def test_a_clashing_plan_never_stops_the_citys_release(make_office, time_machine
     assert plan.applied_at is None
 
 
-def test_the_window_admin_keeps_a_window_at_its_office(main_urban_offices, admin_user):
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(admin_user)
+def test_the_window_admin_keeps_a_window_at_its_office(main_urban_offices, admin_client):
     a, b = main_urban_offices[:2]
     window = a.windows.order_by("start").first()
-    response = client.post(
+    response = admin_client.post(
         f"/admin/offices/timewindow/{window.pk}/change/",
         {
             "office": b.pk,

@@ -33,21 +33,6 @@ def clock():
         yield traveller
 
 
-@pytest.fixture
-def make_login(db):
-    counter = {"n": 0}
-
-    def make(language="en"):
-        counter["n"] += 1
-        user = User.objects.create_user(phone=f"+861380000{counter['n']:04d}")
-        client = Client(HTTP_ACCEPT_LANGUAGE=language)
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return make
-
-
 def input_tag(html: str, name: str) -> str:
     match = re.search(rf'<input[^>]*\bname="{name}"[^>]*>', html)
     assert match, f"no input named {name}"
@@ -174,7 +159,10 @@ def test_booking_without_details_sends_to_the_profile(clock, make_login, make_sl
 
 
 @pytest.fixture
-def resident_client(make_login, make_resident):
+def make_resident_client(make_login, make_resident):
+    """Signed-in residents with a Resident record and no e-bike yet, for the tests that add
+    one (the shared ``make_person``'s residents have one already)."""
+
     def make(language="en"):
         client = make_login(language=language)
         client.resident = make_resident(user=client.user, name="Bike Owner")
@@ -183,8 +171,8 @@ def resident_client(make_login, make_resident):
     return make
 
 
-def test_adding_an_ebike_normalises_the_frame_number(resident_client):
-    client = resident_client()
+def test_adding_an_ebike_normalises_the_frame_number(make_resident_client):
+    client = make_resident_client()
     response = client.post(
         "/me/ebikes/new/", {"frame_number": " abc-123 456 ", "brand": "Yadea", "model": "G5"}
     )
@@ -195,10 +183,10 @@ def test_adding_an_ebike_normalises_the_frame_number(resident_client):
 
 
 @pytest.mark.parametrize("typed", ["ABC123456", "abc-123 456"], ids=["same", "other-spelling"])
-def test_a_duplicate_frame_number_is_refused(resident_client, typed):
-    first = resident_client()
+def test_a_duplicate_frame_number_is_refused(make_resident_client, typed):
+    first = make_resident_client()
     registration_services.ebike_add(resident=first.resident, frame_number="ABC123456", brand="A")
-    second = resident_client()
+    second = make_resident_client()
     response = second.post("/me/ebikes/new/", {"frame_number": typed, "brand": "Emma"})
     assert response.status_code == 200
     assert_error_tied_to_field(
@@ -210,8 +198,8 @@ def test_a_duplicate_frame_number_is_refused(resident_client, typed):
     assert not EBike.objects.filter(resident=second.resident).exists()
 
 
-def test_a_malformed_frame_number_is_refused_on_its_field(resident_client):
-    client = resident_client()
+def test_a_malformed_frame_number_is_refused_on_its_field(make_resident_client):
+    client = make_resident_client()
     response = client.post("/me/ebikes/new/", {"frame_number": "ab#1", "brand": "Emma"})
     assert response.status_code == 200
     assert_error_tied_to_field(
@@ -220,8 +208,8 @@ def test_a_malformed_frame_number_is_refused_on_its_field(resident_client):
     assert not EBike.objects.exists()
 
 
-def test_removing_an_unbooked_ebike_works(resident_client):
-    client = resident_client()
+def test_removing_an_unbooked_ebike_works(make_resident_client):
+    client = make_resident_client()
     bike = registration_services.ebike_add(
         resident=client.resident, frame_number="FREE000001", brand="A"
     )
@@ -232,8 +220,8 @@ def test_removing_an_unbooked_ebike_works(resident_client):
     assert not EBike.objects.filter(pk=bike.pk).exists()
 
 
-def test_removing_an_ebike_with_a_booking_is_refused(clock, resident_client, make_slot):
-    client = resident_client()
+def test_removing_an_ebike_with_a_booking_is_refused(clock, make_resident_client, make_slot):
+    client = make_resident_client()
     bike = registration_services.ebike_add(
         resident=client.resident, frame_number="BOOKED0001", brand="A"
     )
@@ -249,12 +237,12 @@ def test_removing_an_ebike_with_a_booking_is_refused(clock, resident_client, mak
     assert Slot.objects.get(pk=slot.pk).booked == 1
 
 
-def test_a_resident_cannot_remove_someone_elses_ebike(resident_client):
-    owner = resident_client()
+def test_a_resident_cannot_remove_someone_elses_ebike(make_resident_client):
+    owner = make_resident_client()
     bike = registration_services.ebike_add(
         resident=owner.resident, frame_number="OWNED00001", brand="A"
     )
-    intruder = resident_client()
+    intruder = make_resident_client()
     response = intruder.post(f"/me/ebikes/{bike.pk}/remove/")
     assert response.status_code == 404
     assert "OWNED00001" not in response.content.decode()

@@ -114,18 +114,15 @@ def test_lowering_a_slot_to_what_is_booked_sells_out_the_day(
     assert (row.figures.days_sold_out, row.figures.mean_sell_out_minutes) == (1, 5.0)
 
 
-def test_the_page_costs_the_same_queries_for_a_day_or_a_year(city, admin_user, make_office):
+def test_the_page_costs_the_same_queries_for_a_day_or_a_year(city, admin_client, make_office):
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client()
-    client.force_login(admin_user)
     url = "/admin/appointments/booking/statistics/"
 
     def queries(**period) -> int:
         with CaptureQueriesContext(connection) as captured:
-            assert client.get(url, period).status_code == 200
+            assert admin_client.get(url, period).status_code == 200
         return len(captured.captured_queries)
 
     one_day = queries(start=D.isoformat(), end=D.isoformat())

@@ -10,7 +10,6 @@ import pytest
 import time_machine
 from django.test import Client
 
-from registration.models import User
 from tests.stats_city import D1, D
 
 URL = "/admin/appointments/booking/statistics/"
@@ -52,16 +51,9 @@ def tables(html: str) -> dict[str, list[list[str]]]:
     return parser.tables
 
 
-@pytest.fixture
-def staff(admin_user):
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(admin_user)
-    return client
-
-
-def test_the_page_shows_the_hand_computed_figures_and_the_csv_has_the_same(city, staff):
+def test_the_page_shows_the_hand_computed_figures_and_the_csv_has_the_same(city, admin_client):
     query = {"start": D.isoformat(), "end": D1.isoformat(), "group": "office"}
-    response = staff.get(URL, query)
+    response = admin_client.get(URL, query)
     assert response.status_code == 200
     html = response.content.decode()
     page = tables(html)["statistics-table"]
@@ -74,7 +66,7 @@ def test_the_page_shows_the_hand_computed_figures_and_the_csv_has_the_same(city,
     assert b[0] == "Office B" and b[12:16] == ["1", "0", "1", "100.0"]
     assert total[0] == "Total" and total[1:3] == ["10", "5"] and total[15] == "71.4"
 
-    exported = staff.get(URL, {**query, "export": "csv"})
+    exported = admin_client.get(URL, {**query, "export": "csv"})
     assert exported.status_code == 200
     assert exported["Content-Type"].startswith("text/csv")
     assert "attachment" in exported["Content-Disposition"]
@@ -86,9 +78,9 @@ def test_the_page_shows_the_hand_computed_figures_and_the_csv_has_the_same(city,
     assert "<title>01-08: 4</title>" in html and "<title>01-09: 1</title>" in html
 
 
-def test_weeks_clerks_and_flags_on_the_page(city, staff):
+def test_weeks_clerks_and_flags_on_the_page(city, admin_client):
     query = {"start": D.isoformat(), "end": D1.isoformat(), "group": "week"}
-    response = staff.get(URL, query)
+    response = admin_client.get(URL, query)
     found = tables(response.content.decode())
     header, week, total = found["statistics-table"]
     assert week[0] == "2030-01-07 – 2030-01-13" and week[1:] == total[1:]
@@ -102,21 +94,21 @@ def test_weeks_clerks_and_flags_on_the_page(city, staff):
     # The flags link to the records behind them.
     assert f"/admin/counter/auditentry/log/?clerk={city.c2.pk}&amp;action=check_in" in html
     assert f"/admin/offices/complaint/?office__id__exact={city.a.pk}" in html
-    clerks_csv = staff.get(URL, {**query, "export": "clerks"}).content.decode("utf-8-sig")
+    clerks_csv = admin_client.get(URL, {**query, "export": "clerks"}).content.decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(clerks_csv)))[1:] == found["clerk-table"][1:]
     # A higher threshold, given on the page, removes the walk-in flags.
-    relaxed = staff.get(URL, {**query, "walkin_share": "100", "complaint_share": "60"})
+    relaxed = admin_client.get(URL, {**query, "walkin_share": "100", "complaint_share": "60"})
     assert "Nothing stands out in this period." in relaxed.content.decode()
 
 
-def test_the_flag_links_lead_to_the_records(city, staff):
-    html = staff.get(URL, {"start": D.isoformat(), "end": D.isoformat()}).content.decode()
+def test_the_flag_links_lead_to_the_records(city, admin_client):
+    html = admin_client.get(URL, {"start": D.isoformat(), "end": D.isoformat()}).content.decode()
     link = html.split('href="/admin/offices/complaint/?')[1].split('"')[0].replace("&amp;", "&")
-    complaints = staff.get("/admin/offices/complaint/?" + link)
+    complaints = admin_client.get("/admin/offices/complaint/?" + link)
     assert complaints.status_code == 200
     assert "1 complaint" in complaints.content.decode()
     link = html.split('href="/admin/counter/auditentry/log/?')[1].split('"')[0]
-    audit = staff.get("/admin/counter/auditentry/log/?" + link.replace("&amp;", "&"))
+    audit = admin_client.get("/admin/counter/auditentry/log/?" + link.replace("&amp;", "&"))
     assert audit.status_code == 200
     assert "priority walk-in: aged 65 or over" in audit.content.decode()
 
@@ -134,16 +126,16 @@ def test_the_flag_links_lead_to_the_records(city, staff):
         ({"walkin_share": "150"}, "less than or equal to 100"),
     ],
 )
-def test_bad_input_is_explained_not_a_crash(staff, query, message):
-    response = staff.get(URL, query)
+def test_bad_input_is_explained_not_a_crash(admin_client, query, message):
+    response = admin_client.get(URL, query)
     assert response.status_code == 200
     html = response.content.decode()
     assert message in html
     assert 'id="statistics-table"' not in html
 
 
-def test_the_admin_home_links_to_the_supervision_pages(staff):
-    html = staff.get("/admin/").content.decode()
+def test_the_admin_home_links_to_the_supervision_pages(admin_client):
+    html = admin_client.get("/admin/").content.decode()
     for url in [
         "/admin/offices/office/overview/",
         URL,
@@ -158,13 +150,13 @@ TODAY_LATE = datetime.datetime(2030, 1, 13, 23, 30, tzinfo=zoneinfo.ZoneInfo("As
 
 @pytest.fixture
 def late_sunday():
-    """Requested before ``staff``: the admin's session is made at this moment."""
+    """Requested before ``admin_client``: the admin's session is made at this moment."""
     with time_machine.travel(TODAY_LATE, tick=False) as traveller:
         yield traveller
 
 
-def test_the_default_period_is_the_last_two_weeks(late_sunday, staff):
-    response = staff.get(URL)
+def test_the_default_period_is_the_last_two_weeks(late_sunday, admin_client):
+    response = admin_client.get(URL)
     assert response.status_code == 200
     today = TODAY_LATE.date()
     report = response.context["report"]
@@ -174,12 +166,10 @@ def test_the_default_period_is_the_last_two_weeks(late_sunday, staff):
 
 
 @pytest.mark.parametrize("who", ["clerk", "resident"])
-def test_non_admins_are_refused(db, who, make_office):
-    user = User.objects.create_user(email=f"{who}@test.example.org", password="pw")
-    if who == "clerk":
-        make_office().clerks.add(user)
-    client = Client()
-    client.force_login(user)
+def test_non_admins_are_refused(db, request, who):
+    client = request.getfixturevalue(
+        {"clerk": "clerk_a_client", "resident": "resident_client"}[who]
+    )
     assert client.get(URL).status_code == 403
     assert client.get(URL, {"export": "csv"}).status_code == 403
 
@@ -190,10 +180,10 @@ def test_anonymous_is_sent_to_log_in(db):
     assert "/admin/login/" in response["Location"]
 
 
-def test_a_name_never_becomes_a_spreadsheet_formula(city, staff):
+def test_a_name_never_becomes_a_spreadsheet_formula(city, admin_client):
     city.b.name = '=HYPERLINK("http://example.org")'
     city.b.save(update_fields=["name"])
     query = {"start": D.isoformat(), "end": D.isoformat(), "group": "office", "export": "csv"}
-    rows = list(csv.reader(io.StringIO(staff.get(URL, query).content.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(admin_client.get(URL, query).content.decode("utf-8-sig"))))
     # Rows are sorted by name, and "=" sorts before "O".
     assert [row[0] for row in rows[1:3]] == ['\'=HYPERLINK("http://example.org")', "Office A"]

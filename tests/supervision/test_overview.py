@@ -5,13 +5,12 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.test import Client
 
 from appointments import capacity, selectors
 from appointments import services as booking_services
 from appointments.models import DayRelease, Slot
 from offices.models import ClosedDay, Office
-from registration.models import User
+from tests.personas import signed_in
 
 MONDAY = datetime.date(2030, 1, 7)
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -107,10 +106,8 @@ def clock():
 
 @pytest.fixture
 def staff_client(clock, admin_user):
-    """An admin logged in at NOW (the session expires from the clock at login)."""
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(admin_user)
-    return client
+    """The admin, signed in at NOW (the session expires from the clock at login)."""
+    return signed_in(admin_user)
 
 
 def test_overview_shows_floor_preview_and_next_release(staff_client, main_urban_offices):
@@ -139,13 +136,9 @@ def test_release_now_only_from_today_to_two_weeks_ahead(staff_client, main_urban
     assert not DayRelease.objects.exists()
 
 
-def test_clerks_and_residents_cannot_open_it(main_urban_offices):
-    clerk = User.objects.create_user(email="clerk@test.example.org")
-    main_urban_offices[0].clerks.add(clerk)
-    client = Client()
-    client.force_login(clerk)
-    assert client.get("/admin/offices/office/overview/").status_code == 403
-    response = client.post("/admin/offices/office/overview/", {"date": "2030-01-08"})
+def test_clerks_and_residents_cannot_open_it(main_urban_offices, clerk_a_client):
+    assert clerk_a_client.get("/admin/offices/office/overview/").status_code == 403
+    response = clerk_a_client.post("/admin/offices/office/overview/", {"date": "2030-01-08"})
     assert response.status_code == 403
     assert not DayRelease.objects.exists()
 

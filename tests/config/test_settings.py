@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOOD_PRODUCTION_ENV = {
     "SECRET_KEY": "k7Qz-" + "x9vB2mN4pL6tR8wY1cF3hJ5dG7sA0eK2uI4oP6qW8zX1nM3bV5",
     "ID_HASH_KEY": "hash-" + "Tn3Wq8Lr5Zp2Yk7Hv4Mb9Jc6Xd1Fs0Ga",

@@ -22,12 +22,6 @@ def clock():
         yield traveller
 
 
-@pytest.fixture
-def admin_client_(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def office_form(office, **overrides):
     data = {
         "name": office.name,
@@ -54,10 +48,10 @@ def office_form(office, **overrides):
     return {k: v for k, v in data.items() if v != "" or k in ("change_reason", "opening_hours")}
 
 
-def test_admin_refuses_a_change_below_the_floor_with_the_reason(admin_client_, main_urban_offices):
+def test_admin_refuses_a_change_below_the_floor_with_the_reason(admin_client, main_urban_offices):
     office = main_urban_offices[0]
     url = reverse("admin:offices_office_change", args=[office.pk])
-    response = admin_client_.post(
+    response = admin_client.post(
         url, office_form(office, weekly_quota=50, change_reason="cut"), HTTP_ACCEPT_LANGUAGE="en"
     )
     assert response.status_code == 200  # the form again, with the error
@@ -67,19 +61,19 @@ def test_admin_refuses_a_change_below_the_floor_with_the_reason(admin_client_, m
     assert not QuotaChange.objects.exists()
 
 
-def test_admin_requires_a_reason_for_a_capacity_change(admin_client_, main_urban_offices):
+def test_admin_requires_a_reason_for_a_capacity_change(admin_client, main_urban_offices):
     office = main_urban_offices[0]
     url = reverse("admin:offices_office_change", args=[office.pk])
-    response = admin_client_.post(url, office_form(office, daily_capacity=40))
+    response = admin_client.post(url, office_form(office, daily_capacity=40))
     assert response.status_code == 200
     office.refresh_from_db()
     assert office.daily_capacity == 32
 
 
-def test_admin_change_is_logged_with_who_and_why(admin_client_, main_urban_offices, admin_user):
+def test_admin_change_is_logged_with_who_and_why(admin_client, main_urban_offices, admin_user):
     office = main_urban_offices[0]
     url = reverse("admin:offices_office_change", args=[office.pk])
-    response = admin_client_.post(
+    response = admin_client.post(
         url, office_form(office, weekly_quota=170, address="New road 2", change_reason="more staff")
     )
     assert response.status_code == 302
@@ -107,10 +101,10 @@ def tight_offices(make_office, settings):
     return offices
 
 
-def test_admin_window_shrink_below_floor_is_refused(admin_client_, tight_offices):
+def test_admin_window_shrink_below_floor_is_refused(admin_client, tight_offices):
     window = tight_offices[0].windows.first()
     url = reverse("admin:offices_timewindow_change", args=[window.pk])
-    response = admin_client_.post(
+    response = admin_client.post(
         url,
         {
             "office": window.office_id,
@@ -127,16 +121,16 @@ def test_admin_window_shrink_below_floor_is_refused(admin_client_, tight_offices
     assert window.capacity == 8
 
 
-def test_admin_window_delete_below_floor_is_refused(admin_client_, tight_offices):
+def test_admin_window_delete_below_floor_is_refused(admin_client, tight_offices):
     window = tight_offices[0].windows.first()
     url = reverse("admin:offices_timewindow_delete", args=[window.pk])
-    response = admin_client_.post(url, {"post": "yes"}, HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    response = admin_client.post(url, {"post": "yes"}, HTTP_ACCEPT_LANGUAGE="en", follow=True)
     assert "below the floor of 960" in response.content.decode()
     assert TimeWindow.objects.filter(pk=window.pk).exists()
     assert not QuotaChange.objects.exists()
 
 
-def test_admin_slot_capacity_cannot_fall_below_booked(admin_client_, make_office, make_resident):
+def test_admin_slot_capacity_cannot_fall_below_booked(admin_client, make_office, make_resident):
     office = make_office()
     day = datetime.date(2030, 1, 7)
     booking_services.slots_release(day=day)
@@ -148,12 +142,12 @@ def test_admin_slot_capacity_cannot_fall_below_booked(admin_client_, make_office
             now=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC),
         )
     url = reverse("admin:appointments_slot_change", args=[slot.pk])
-    response = admin_client_.post(
+    response = admin_client.post(
         url, {"capacity": "1", "change_reason": "less"}, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert response.status_code == 200
     assert "already booked" in response.content.decode()
-    response = admin_client_.post(url, {"capacity": "2", "change_reason": "less"})
+    response = admin_client.post(url, {"capacity": "2", "change_reason": "less"})
     assert response.status_code == 302
     slot.refresh_from_db()
     assert slot.capacity == 2
@@ -180,14 +174,14 @@ def test_admin_slot_capacity_cannot_fall_below_booked(admin_client_, make_office
         "counter_queueticket",
     ],
 )
-def test_every_model_has_a_working_admin_list(admin_client_, main_urban_offices, name):
+def test_every_model_has_a_working_admin_list(admin_client, main_urban_offices, name):
     booking_services.slots_release(day=datetime.date(2030, 1, 7))
-    response = admin_client_.get(reverse(f"admin:{name}_changelist") + "?q=test")
+    response = admin_client.get(reverse(f"admin:{name}_changelist") + "?q=test")
     assert response.status_code == 200
 
 
 def test_resident_admin_opens_a_record_by_id_or_mobile_number_sent_by_post(
-    admin_client_, make_resident
+    admin_client, make_resident
 ):
     from tests.conftest import make_id_number
 
@@ -198,23 +192,23 @@ def test_resident_admin_opens_a_record_by_id_or_mobile_number_sent_by_post(
     change = reverse("admin:registration_resident_change", args=[resident.pk])
     find = reverse("admin:registration_resident_find")
     changelist = reverse("admin:registration_resident_changelist")
-    assert 'id="resident-find"' in admin_client_.get(changelist).content.decode()
+    assert 'id="resident-find"' in admin_client.get(changelist).content.decode()
     for number in [make_id_number(seq="001"), "139 0000 2222"]:
-        response = admin_client_.post(find, {"number": number})
+        response = admin_client.post(find, {"number": number})
         assert response["Location"] == change  # the address holds the record, not the number
-    nobody = admin_client_.post(
+    nobody = admin_client.post(
         find, {"number": make_id_number(seq="777")}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert "Nobody on record has this number." in nobody.content.decode()
     # The GET search box finds names, never numbers (they would stand in the URL).
-    by_get = admin_client_.get(changelist + f"?q={make_id_number(seq='001')}").content.decode()
+    by_get = admin_client.get(changelist + f"?q={make_id_number(seq='001')}").content.decode()
     assert "Zhang San" not in by_get
-    assert "Zhang San" in admin_client_.get(changelist + "?q=Zhang").content.decode()
+    assert "Zhang San" in admin_client.get(changelist + "?q=Zhang").content.decode()
 
 
-def test_time_window_created_in_admin_is_logged(admin_client_, main_urban_offices):
+def test_time_window_created_in_admin_is_logged(admin_client, main_urban_offices):
     office = main_urban_offices[0]
-    response = admin_client_.post(
+    response = admin_client.post(
         reverse("admin:offices_timewindow_add"),
         {
             "office": office.pk,
@@ -242,7 +236,7 @@ def test_time_window_created_in_admin_is_logged(admin_client_, main_urban_office
         ("/admin/registration/plateregistration/", "/admin/counter/plateregistration/"),
     ],
 )
-def test_admin_pages_of_the_counter_s_models_keep_their_old_addresses(admin_client_, old, new):
-    response = admin_client_.get(old)
+def test_admin_pages_of_the_counter_s_models_keep_their_old_addresses(admin_client, old, new):
+    response = admin_client.get(old)
     assert (response.status_code, response["Location"]) == (302, new)
-    assert admin_client_.get(new.split("?")[0]).status_code in (200, 302)
+    assert admin_client.get(new.split("?")[0]).status_code in (200, 302)

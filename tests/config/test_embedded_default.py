@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import wait_for_worker, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from appointments import services as booking_services
 from appointments.models import Slot
 from offices import services
 from offices.models import ClosedDay, QuotaChange
+from tests.personas import signed_in
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime.date(2030, 1, 7)  # ISO week 2030-W02 runs to Sunday 2030-01-13
@@ -181,17 +182,17 @@ def test_raising_a_slot_is_allowed_in_a_week_below_the_floor(make_office):
 
 
 @pytest.fixture
-def admin_client_(client, admin_user, time_machine):
+def admin_client(admin_user, time_machine):
+    """The admin persona's client, signed in at NOW: the session expires from the clock."""
     time_machine.move_to(NOW, tick=False)
-    client.force_login(admin_user)
-    return client
+    return signed_in(admin_user)
 
 
-def test_admin_refuses_a_closed_day_below_the_floor_with_the_reason(admin_client_, week_at_768):
+def test_admin_refuses_a_closed_day_below_the_floor_with_the_reason(admin_client, week_at_768):
     url = reverse("admin:offices_closedday_add")
     office = week_at_768[1]
     form = {"office": office.pk, "date": SUNDAY.isoformat(), "reason": "holiday"}
-    response = admin_client_.post(url, form, HTTP_ACCEPT_LANGUAGE="en")
+    response = admin_client.post(url, form, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200  # the form again, with the error
     page = response.content.decode()
     assert "Week 2030-W02 (2030-01-07 to 2030-01-13)" in page
@@ -200,18 +201,18 @@ def test_admin_refuses_a_closed_day_below_the_floor_with_the_reason(admin_client
     assert QuotaChange.objects.count() == 3
 
     form["date"] = NEXT_MONDAY.isoformat()
-    assert admin_client_.post(url, form).status_code == 302
+    assert admin_client.post(url, form).status_code == 302
     assert ClosedDay.objects.get(office=office).date == NEXT_MONDAY
 
 
-def test_admin_refuses_a_slot_cut_below_the_floor_with_the_reason(admin_client_, offices):
+def test_admin_refuses_a_slot_cut_below_the_floor_with_the_reason(admin_client, offices):
     released_week_at_768(offices)
     first = Slot.objects.filter(office=offices[1], date=SUNDAY).first()
     capacity.slot_capacity_change(slot_id=first.pk, capacity=0, reason="ill", now=NOW)  # 762
     logged = QuotaChange.objects.count()
     slot = Slot.objects.filter(office=offices[2], date=SUNDAY).first()
     url = reverse("admin:appointments_slot_change", args=[slot.pk])
-    response = admin_client_.post(
+    response = admin_client.post(
         url, {"capacity": "0", "change_reason": "clerk ill"}, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert response.status_code == 200

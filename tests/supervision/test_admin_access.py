@@ -38,12 +38,10 @@ def admin_urls():
 
 
 @pytest.mark.parametrize("role", ["clerk", "resident"])
-def test_non_admins_are_refused_on_every_admin_url(db, make_office, role):
-    user = User.objects.create_user(email=f"{role}@test.example.org")
-    if role == "clerk":
-        make_office().clerks.add(user)
-    client = Client()
-    client.force_login(user)
+def test_non_admins_are_refused_on_every_admin_url(db, request, role):
+    client = request.getfixturevalue(
+        {"clerk": "clerk_a_client", "resident": "resident_client"}[role]
+    )
     statuses = {url: client.get(url).status_code for url in admin_urls()}
     assert set(statuses.values()) == {403}, statuses
     assert len(statuses) > 15
@@ -54,8 +52,9 @@ def test_strangers_are_sent_to_log_in(db):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
-def test_admins_answer_complaints_and_the_resident_sees_it(db, make_office, admin_user):
-    resident = User.objects.create_user(email="resident@test.example.org")
+def test_admins_answer_complaints_and_the_resident_sees_it(
+    make_office, admin_user, admin_client, resident, resident_client
+):
     complaint = services.complaint_file(
         user=resident,
         office=make_office(),
@@ -63,19 +62,15 @@ def test_admins_answer_complaints_and_the_resident_sees_it(db, make_office, admi
         incident_date=datetime.date(2026, 1, 5),
         text="The clerk said I must buy insurance.",
     )
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(admin_user)
     url = reverse("admin:offices_complaint_change", args=[complaint.pk])
-    response = client.post(
+    response = admin_client.post(
         url, {"status": "received", "assigned_to": "", "answer": "The clerk was warned."}
     )
     assert response.status_code == 302
     complaint.refresh_from_db()
     assert (complaint.status, complaint.assigned_to) == (Complaint.Status.ANSWERED, admin_user)
     assert complaint.answered_at is not None
-    mine = Client(HTTP_ACCEPT_LANGUAGE="en")
-    mine.force_login(resident)
-    page = mine.get("/complaints/").content.decode()
+    page = resident_client.get("/complaints/").content.decode()
     assert "The clerk was warned." in page and "answered" in page
 
 
