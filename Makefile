@@ -43,7 +43,7 @@ test: lint services
 # weeks, Asia/Shanghai time. CI runs this after `make test`.
 CLOCKS ?= 2026-11-30T09:30 2026-12-01T12:00 2026-12-02T08:00 2026-12-03T15:00 \
 	2026-12-04T18:30 2026-12-05T21:00 2026-12-06T11:00 2026-12-06T23:59 2026-12-07T00:01
-CLOCK_TESTS ?= tests/offices tests/appointments tests/counter tests/registration tests/browser \
+CLOCK_TESTS ?= tests/offices tests/appointments tests/counter tests/supervision tests/registration tests/browser \
 	tests/test_clock.py
 
 test-clocks: services
