@@ -202,6 +202,37 @@ def office_quota_change(
     return entries
 
 
+def office_add(
+    *, office: Office, windows: Iterable[tuple[datetime.time, datetime.time, int]] = ()
+) -> Office:
+    """Store a new office with its first windows (start, end, capacity). A new office only
+    adds places, so there is no floor to check; its capacity reaches the weekly total when
+    the next release reads it."""
+    with transaction.atomic():
+        office.save()
+        TimeWindow.objects.bulk_create(
+            TimeWindow(office=office, start=start, end=end, capacity=capacity)
+            for start, end, capacity in windows
+        )
+    return office
+
+
+def office_save(
+    *, office: Office, changes: dict, reason: str, user: User | None = None
+) -> list[QuotaChange]:
+    """Save an existing office edited as a whole (an admin form): its descriptive fields
+    as given, its quota fields in ``changes`` through ``office_quota_change`` (the floor,
+    the reason, the log). The offices are locked first, in the order the release takes
+    them, so the caller's transaction never holds this row while waiting for the others."""
+    with transaction.atomic():
+        lock_offices()
+        stored = Office.objects.get(pk=office.pk)
+        for field in QUOTA_FIELDS:
+            setattr(office, field, getattr(stored, field))
+        office.save()
+        return office_quota_change(office=office, changes=changes, reason=reason, user=user)
+
+
 def _window_label(window: TimeWindow) -> str:
     return f"{window.start:%H:%M}-{window.end:%H:%M}"
 
@@ -389,6 +420,46 @@ def complaint_answer(
     if complaint.assigned_to_id is None:
         complaint.assigned_to = user
     complaint.save(update_fields=["answer", "answered_at", "status", "assigned_to"])
+    return complaint
+
+
+def complaint_update_validate(*, complaint: Complaint, status: str, answer: str) -> None:
+    """A complaint is marked answered or closed as answered only with an answer."""
+    if status == Complaint.Status.ANSWERED and not ((answer or "").strip() or complaint.answer):
+        raise ComplaintError(_("Write an answer for the resident."), code="answer")
+
+
+def complaint_update(
+    *,
+    complaint: Complaint,
+    status: str,
+    assigned_to: User | None,
+    answer: str,
+    user: User,
+    now: datetime.datetime | None = None,
+) -> Complaint:
+    """A supervisor's handling of a complaint: a new answer goes through
+    ``complaint_answer`` (stamped, shown to the resident); otherwise the status and who
+    handles it change. ``complaint`` may carry a form's unsaved edits; the stored row is
+    what is compared and written."""
+    with transaction.atomic():
+        stored = Complaint.objects.select_for_update().get(pk=complaint.pk)
+        complaint_update_validate(complaint=stored, status=status, answer=answer)
+        answer = (answer or "").strip()
+        stored.assigned_to = assigned_to
+        if answer and answer != stored.answer:
+            complaint_answer(
+                complaint=stored,
+                answer=answer,
+                user=user,
+                close=status == Complaint.Status.CLOSED,
+                now=now,
+            )
+        else:
+            stored.status = status
+            stored.save(update_fields=["status", "assigned_to"])
+    for field in ("status", "assigned_to", "answer", "answered_at"):
+        setattr(complaint, field, getattr(stored, field))
     return complaint
 
 

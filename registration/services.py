@@ -53,6 +53,15 @@ def frame_number_clean(value: str) -> str:
     return frame
 
 
+def account_ensure(*, email: str, password: str, **fields: Any) -> tuple[User, bool]:
+    """The account with this e-mail address, created with ``password`` and ``fields`` if
+    there is none; an existing account is left as it is. True when it was created."""
+    user = User.objects.filter(email=email.lower()).first()
+    if user is not None:
+        return user, False
+    return User.objects.create_user(email=email, password=password, **fields), True
+
+
 def resident_find_by_id_number(id_number: str) -> Resident | None:
     return Resident.objects.filter(id_hash=crypto.id_number_hash(id_number)).first()
 

@@ -184,18 +184,10 @@ class OfficeAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            super().save_model(request, obj, form, change)
+            services.office_add(office=obj)
             return
-        # The offices first, in the order the release takes them (the admin's transaction
-        # holds them to the end): saving this office's row first would hold it while
-        # waiting for the others, and deadlock with a release or another admin.
-        services.lock_offices()
         changes = {f: getattr(obj, f) for f in services.QUOTA_FIELDS if f in form.changed_data}
-        stored = Office.objects.get(pk=obj.pk)
-        for field in changes:
-            setattr(obj, field, getattr(stored, field))
-        obj.save()
-        services.office_quota_change(
+        services.office_save(
             office=obj,
             changes=changes,
             reason=form.cleaned_data.get("change_reason", ""),
@@ -512,8 +504,28 @@ class QuotaChangeAdmin(admin.ModelAdmin):
         return False
 
 
+class ComplaintForm(forms.ModelForm):
+    class Meta:
+        model = Complaint
+        fields = ["status", "assigned_to", "answer"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                services.complaint_update_validate(
+                    complaint=Complaint.objects.get(pk=self.instance.pk),
+                    status=data["status"],
+                    answer=data.get("answer", ""),
+                )
+            except services.ComplaintError as exc:
+                self.add_error("answer", str(exc))
+        return data
+
+
 @admin.register(Complaint)
 class ComplaintAdmin(admin.ModelAdmin):
+    form = ComplaintForm
     list_display = ["created_at", "office", "category", "status", "incident_date", "assigned_to"]
     list_filter = ["status", "category", "office", "incident_date"]
     search_fields = ["text", "answer"]
@@ -531,15 +543,13 @@ class ComplaintAdmin(admin.ModelAdmin):
     raw_id_fields = ["assigned_to"]
 
     def save_model(self, request, obj, form, change):
-        if "answer" in form.changed_data and obj.answer.strip():
-            services.complaint_answer(
-                complaint=obj,
-                answer=obj.answer,
-                user=request.user,
-                close=obj.status == Complaint.Status.CLOSED,
-            )
-        else:
-            super().save_model(request, obj, form, change)
+        services.complaint_update(
+            complaint=obj,
+            status=form.cleaned_data["status"],
+            assigned_to=form.cleaned_data["assigned_to"],
+            answer=form.cleaned_data["answer"],
+            user=request.user,
+        )
 
     def has_add_permission(self, request):
         return False  # complaints come from residents

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from offices.models import Complaint
+from tests.personas import signed_in
 
 NOW = datetime.datetime(2030, 1, 6, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 TODAY = NOW.date()
@@ -190,3 +191,57 @@ def test_admins_see_complaints_filtered_by_office(make_office, make_login, admin
 
     # A resident cannot read the admin.
     assert client.get("/admin/offices/complaint/").status_code == 403  # not an admin
+
+
+def complaint_change(admin_client, complaint, **data):
+    form = {"status": complaint.status, "assigned_to": "", "answer": complaint.answer, **data}
+    return admin_client.post(f"/admin/offices/complaint/{complaint.pk}/change/", form)
+
+
+@pytest.fixture
+def complaint(make_office, make_login):
+    make_login().post("/complaints/new/", complaint_data(make_office()))
+    return Complaint.objects.get()
+
+
+def test_a_supervisor_takes_a_complaint_in_hand(complaint, admin_client, admin_user):
+    response = complaint_change(
+        admin_client, complaint, status="in_progress", assigned_to=str(admin_user.pk)
+    )
+    assert response.status_code == 302
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.assigned_to, complaint.answered_at) == (
+        "in_progress",
+        admin_user,
+        None,
+    )
+
+
+def test_a_complaint_is_not_marked_answered_without_an_answer(complaint, admin_client):
+    response = complaint_change(admin_client, complaint, status="answered")
+    assert response.status_code == 200
+    assert "Write an answer for the resident." in response.content.decode()
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.answered_at) == ("received", None)
+
+
+def test_an_answer_is_stamped_and_shown_to_the_resident(complaint, admin_client, admin_user):
+    response = complaint_change(
+        admin_client, complaint, status="received", answer="  We spoke to the clerk.  "
+    )
+    assert response.status_code == 302
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.answer, complaint.answered_at, complaint.assigned_to) == (
+        "answered",
+        "We spoke to the clerk.",
+        NOW,
+        admin_user,  # whoever answers takes it when no one had
+    )
+    page = signed_in(complaint.user).get("/complaints/").content.decode()
+    assert "We spoke to the clerk." in page
+
+
+def test_an_answer_can_close_the_complaint_at_once(complaint, admin_client):
+    complaint_change(admin_client, complaint, status="closed", answer="Refunded.")
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.answer) == ("closed", "Refunded.")

@@ -6,6 +6,7 @@ import time_machine
 from django.core.management import call_command
 
 from appointments.models import DayRelease, Slot
+from counter.models import AuditEntry
 from offices import demo
 from offices.models import Office, TimeWindow
 from offices.services import main_urban_weekly_total
@@ -31,6 +32,8 @@ def snapshot():
         "ebikes": EBike.objects.count(),
         "releases": DayRelease.objects.count(),
         "slots": sorted(Slot.objects.values_list("office__code", "date", "start", "capacity")),
+        "clerks": sorted(Office.objects.values_list("code", "clerks__email")),
+        "audit": AuditEntry.objects.count(),
     }
 
 

@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from appointments import services as booking_services
 from appointments.models import Slot
-from offices.models import QuotaChange, TimeWindow
+from counter.models import AuditEntry
+from offices.models import Office, QuotaChange, TimeWindow
 
 # The Friday before Monday 2030-01-07, the day the slots tests release: the floor checks
 # count that week from "today", and the admin logs in at this moment.
@@ -240,3 +241,49 @@ def test_admin_pages_of_the_counter_s_models_keep_their_old_addresses(admin_clie
     response = admin_client.get(old)
     assert (response.status_code, response["Location"]) == (302, new)
     assert admin_client.get(new.split("?")[0]).status_code in (200, 302)
+
+
+def test_an_office_added_in_the_admin_is_stored_with_its_clerks_audited(
+    admin_client, admin_user, stranger
+):
+    clerk = stranger
+    data = {
+        **office_form(
+            Office(name="East Hall", code="east", address="East road 1", district="East")
+        ),
+        "daily_capacity": "20",
+        "weekly_quota": "100",
+        "opening_weekdays": "12345",
+        "clerks": [str(clerk.pk)],
+    }
+    response = admin_client.post(reverse("admin:offices_office_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    office = Office.objects.get(code="east")
+    assert (office.name, office.daily_capacity, office.weekly_quota) == ("East Hall", 20, 100)
+    assert list(office.clerks.all()) == [clerk]
+    entry = AuditEntry.objects.get(office=office)
+    assert (entry.detail_code, entry.clerk, entry.detail_params["user"]) == (
+        "clerk_added",
+        admin_user,
+        clerk.pk,
+    )
+    assert not QuotaChange.objects.exists()  # a new office is not a change of a quota
+
+
+def test_an_office_edit_without_a_capacity_change_needs_no_reason(admin_client, main_urban_offices):
+    office = main_urban_offices[0]
+    url = reverse("admin:offices_office_change", args=[office.pk])
+    response = admin_client.post(url, office_form(office, name="Renamed Hall"))
+    assert response.status_code == 302
+    office.refresh_from_db()
+    assert office.name == "Renamed Hall"
+    assert not QuotaChange.objects.exists()
+
+
+def test_a_refused_capacity_change_keeps_the_other_edits_unsaved(admin_client, main_urban_offices):
+    office = main_urban_offices[0]
+    url = reverse("admin:offices_office_change", args=[office.pk])
+    response = admin_client.post(url, office_form(office, name="Renamed Hall", weekly_quota=50))
+    assert response.status_code == 200
+    office.refresh_from_db()
+    assert (office.name, office.weekly_quota) == (main_urban_offices[0].name, 160)

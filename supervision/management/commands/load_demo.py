@@ -7,10 +7,13 @@ from django.utils import timezone
 from appointments import services as booking_services
 from counter import services as counter_services
 from offices import demo
-from offices.models import Office, TimeWindow
+from offices import services as office_services
+from offices.models import Office
 from registration import services as registration_services
 from registration.idnumber import check_character
 from registration.models import EBike, User
+
+from ... import services as supervision_services
 
 
 class Command(BaseCommand):
@@ -34,8 +37,11 @@ class Command(BaseCommand):
                 phone_verified=True,
             )
             first = Office.objects.get(code=demo.DEMO_OFFICES[0]["code"])
-            first.clerks.add(clerk)
-            vao.clerks.add(clerk)
+            for office in (first, vao):
+                if not office.clerks.filter(pk=clerk.pk).exists():
+                    supervision_services.office_clerks_set(
+                        office=office, clerks=[*office.clerks.all(), clerk], user=admin
+                    )
             self._resident(resident_user)
             # Fictional plate stock: one letter per office, 100 plates each.
             for letter, office in zip("ABCDEFGHJK", Office.objects.order_by("code"), strict=False):
@@ -57,19 +63,15 @@ class Command(BaseCommand):
 
     def _office(self, spec: dict) -> Office:
         # Created once; later runs leave an admin's edits to the demo offices alone.
-        office, created = Office.objects.get_or_create(code=spec.pop("code"), defaults=spec)
-        if created:
-            TimeWindow.objects.bulk_create(
-                TimeWindow(office=office, start=start, end=end, capacity=capacity)
-                for start, end, capacity in demo.DEMO_WINDOWS
-            )
+        office = Office.objects.filter(code=spec["code"]).first()
+        if office is None:
+            office = office_services.office_add(office=Office(**spec), windows=demo.DEMO_WINDOWS)
         return office
 
     def _user(self, email: str, **extra) -> User:
-        user, created = User.objects.get_or_create(email=email, defaults=extra)
-        if created:
-            user.set_password(demo.DEMO_PASSWORD)
-            user.save(update_fields=["password"])
+        user, _created = registration_services.account_ensure(
+            email=email, password=demo.DEMO_PASSWORD, **extra
+        )
         return user
 
     def _resident(self, user: User) -> None:
