@@ -55,6 +55,9 @@ def env_bool(name: str, default: bool) -> bool:
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# How many reverse proxies stand in front of the app and append to X-Forwarded-For (the
+# compose file's TLS proxy is one). 0 trusts no header: the client is REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 INSTALLED_APPS = [
     "config.apps.SupervisorAdminConfig",
@@ -397,10 +400,18 @@ SMS_BACKEND = env.str(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "security": {"()": "core.security.SecurityEventFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "security": {"class": "logging.StreamHandler", "formatter": "security"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Security events (core.security), one JSON line each; see docs/security.md.
+        "security": {"handlers": ["security"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # 4xx answers (a sold-out 409 in a rush, thousands a second) are not incidents.
         "django.request": {"level": "ERROR"},
