@@ -12,9 +12,10 @@ from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 
 
-def id_number_hash(number: str) -> str:
-    key = settings.ID_HASH_KEY.encode()
-    return hmac.new(key, number.strip().upper().encode(), hashlib.sha256).hexdigest()
+def id_number_hash(number: str, *, key: str | None = None) -> str:
+    """The lookup hash of an ID number under ``key`` (default: ``ID_HASH_KEY``)."""
+    secret = (settings.ID_HASH_KEY if key is None else key).encode()
+    return hmac.new(secret, number.strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
 def _fernet() -> MultiFernet:

@@ -8,7 +8,9 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -64,6 +66,33 @@ def account_ensure(*, email: str, password: str, **fields: Any) -> tuple[User, b
 
 def resident_find_by_id_number(id_number: str) -> Resident | None:
     return Resident.objects.filter(id_hash=crypto.id_number_hash(id_number)).first()
+
+
+def id_keys_rotate(*, hash_key: str | None = None) -> int:
+    """Re-encrypt every stored ID number with the first of ``ID_ENCRYPTION_KEYS`` and, when
+    ``hash_key`` is given, recompute every lookup hash with it (the clear number comes from
+    the token). One transaction under a table lock, so no claim or lookup sees a mix;
+    returns the number of residents rewritten. Encryption can rotate while the app runs
+    (old keys still decrypt until removed); a new hash key needs the app stopped until it
+    runs with that key (docs/security.md)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                table = connection.ops.quote_name(Resident._meta.db_table)
+                cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        residents = list(Resident.objects.order_by("pk"))
+        for resident in residents:
+            number = crypto.decrypt(resident.id_encrypted)
+            resident.id_encrypted = crypto.encrypt(number)
+            if hash_key is not None:
+                resident.id_hash = crypto.id_number_hash(number, key=hash_key)
+        # Hashes are unique: move them out of the way first, then write the new ones.
+        if hash_key is not None:
+            Resident.objects.update(
+                id_hash=Concat(Value("rotating-"), "pk", output_field=CharField())
+            )
+        Resident.objects.bulk_update(residents, ["id_encrypted", "id_hash"], batch_size=500)
+    return len(residents)
 
 
 def resident_create(
