@@ -424,8 +424,15 @@ def complaint_answer(
 
 
 def complaint_update_validate(*, complaint: Complaint, status: str, answer: str) -> None:
-    """A complaint is marked answered or closed as answered only with an answer."""
-    if status == Complaint.Status.ANSWERED and not ((answer or "").strip() or complaint.answer):
+    """A complaint is marked answered only with an answer; an answer the resident may have
+    read is replaced, never cleared."""
+    answer = (answer or "").strip()
+    if complaint.answer and not answer:
+        raise ComplaintError(
+            _("The resident may have read the answer: write a new one instead of clearing it."),
+            code="answer_cleared",
+        )
+    if status == Complaint.Status.ANSWERED and not (answer or complaint.answer):
         raise ComplaintError(_("Write an answer for the resident."), code="answer")
 
 

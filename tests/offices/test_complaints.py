@@ -245,3 +245,17 @@ def test_an_answer_can_close_the_complaint_at_once(complaint, admin_client):
     complaint_change(admin_client, complaint, status="closed", answer="Refunded.")
     complaint.refresh_from_db()
     assert (complaint.status, complaint.answer) == ("closed", "Refunded.")
+
+
+def test_an_answer_is_replaced_but_never_cleared(complaint, admin_client):
+    complaint_change(admin_client, complaint, answer="We spoke to the clerk.")
+    complaint.refresh_from_db()
+    response = complaint_change(admin_client, complaint, status="closed", answer="")
+    assert response.status_code == 200
+    assert "write a new one instead of clearing it" in response.content.decode()
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.answer) == ("answered", "We spoke to the clerk.")
+
+    complaint_change(admin_client, complaint, answer="Refunded in full.")
+    complaint.refresh_from_db()
+    assert complaint.answer == "Refunded in full."
