@@ -74,11 +74,11 @@ def id_keys_rotate(*, hash_key: str | None = None) -> int:
     the token). One transaction under a table lock, so no claim or lookup sees a mix;
     returns the number of residents rewritten. Encryption can rotate while the app runs
     (old keys still decrypt until removed); a new hash key needs the app stopped until it
-    runs with that key (docs/security.md)."""
+    runs with that key (the command's help says the steps)."""
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                table = connection.ops.quote_name(Resident._meta.db_table)
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(Resident._meta.db_table)
+            with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         residents = list(Resident.objects.order_by("pk"))
         for resident in residents:

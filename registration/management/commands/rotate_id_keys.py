@@ -11,7 +11,8 @@ class Command(BaseCommand):
     help = (
         "Re-encrypt every stored ID number with the first key of ID_ENCRYPTION_KEYS; with "
         "--new-hash-key-from NAME also recompute the lookup hashes with the key in the "
-        "environment variable NAME (stop the app first; see docs/security.md)."
+        "environment variable NAME. Encryption keys rotate while the app runs; for a new hash "
+        "key stop web, workers and beat first, and start them with ID_HASH_KEY set to it."
     )
 
     def add_arguments(self, parser):
