@@ -66,9 +66,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth.mfa's templates use naturaltime
     "django_celery_beat",
+    "csp",
+    "altcha_django",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "registration",
     "offices",
     "appointments",
@@ -196,7 +200,9 @@ ACCOUNT_LOGIN_METHODS = {"phone", "email"}
 # Both optional here; registration.forms.SignupForm requires one of them (and a password
 # with e-mail), which allauth's own check (account.W001) cannot see.
 ACCOUNT_SIGNUP_FIELDS = ["phone", "email", "password1", "password2"]
-SILENCED_SYSTEM_CHECKS = ["account.W001"]
+# altcha.W017: the embedded default's file cache cannot add() atomically; with Redis
+# (every deployment, and the tests) ALTCHA's replay protection is atomic.
+SILENCED_SYSTEM_CHECKS = ["account.W001", "altcha.W017"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "optional"
 # Six digits, as SMS codes are in China (e-mail codes use the same format).

@@ -11,3 +11,6 @@ ID_ENCRYPTION_KEYS = env.list(
     "ID_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktaWQtZW5jcnlwdGlvbi1rZXktMzJieXQ="]
 )
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+ALTCHA_HMAC_SECRET = env.str(
+    "ALTCHA_HMAC_SECRET", default="dev-only-altcha-secret-not-for-production"
+)

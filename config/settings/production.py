@@ -1,5 +1,8 @@
 """Production settings: refuse to start without real secrets."""
 
+import hashlib
+import hmac
+
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -22,6 +25,11 @@ def _require_secret(name: str, *, min_length: int) -> str:
 
 
 SECRET_KEY = _require_secret("SECRET_KEY", min_length=50)
+# ALTCHA signs its challenges; by default with a key derived from SECRET_KEY.
+ALTCHA_HMAC_SECRET = (
+    env.str("ALTCHA_HMAC_SECRET", default="")
+    or hmac.new(SECRET_KEY.encode(), b"altcha-challenges", hashlib.sha256).hexdigest()
+)
 ID_HASH_KEY = _require_secret("ID_HASH_KEY", min_length=32)
 ID_ENCRYPTION_KEYS = env.list("ID_ENCRYPTION_KEYS", default=[])
 if not ID_ENCRYPTION_KEYS:

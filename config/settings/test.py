@@ -9,6 +9,7 @@ from .base import DATABASES, DB_TIMEOUTS, env, env_bool, postgres_timeout_option
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+ALTCHA_HMAC_SECRET = "test-altcha-secret-not-for-production"  # noqa: S105
 ID_HASH_KEY = "test-id-hash-key"
 ID_ENCRYPTION_KEYS = ["dGVzdC1pZC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcyE="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
