@@ -119,6 +119,25 @@ DETAILS: dict[str, Detail] = {
     "release_schedule": Detail(
         _("release schedule: %(old)s → %(new)s"),
     ),
+    # Permission changes (``supervision.services.user_privileges_set``): one entry each.
+    "staff_granted": Detail(_("staff status given to %(name)s")),
+    "staff_removed": Detail(_("staff status taken from %(name)s")),
+    "superuser_granted": Detail(_("superuser status given to %(name)s")),
+    "superuser_removed": Detail(_("superuser status taken from %(name)s")),
+    "group_joined": Detail(_("%(name)s added to the group %(group)s")),
+    "group_left": Detail(_("%(name)s removed from the group %(group)s")),
+    "permission_granted": Detail(_("permission %(permission)s given to %(name)s")),
+    "permission_removed": Detail(_("permission %(permission)s taken from %(name)s")),
+    "group_permission_granted": Detail(_("permission %(permission)s given to the group %(group)s")),
+    "group_permission_removed": Detail(
+        _("permission %(permission)s taken from the group %(group)s")
+    ),
+    "group_deleted": Detail(_("group %(group)s deleted")),
+    # An ID number moved at the counter (``counter.services.identity_rebind``): the masked
+    # number and the two accounts' ids, never a phone number.
+    "rebind": Detail(
+        _("ID number %(id_masked)s moved from account %(old_user)s to account %(new_user)s")
+    ),
 }
 
 # Text written before details were codes is kept as it was, under this code.
@@ -130,6 +149,7 @@ SUPERVISION_ACTIONS = (
     AuditEntry.Action.CLERKS,
     AuditEntry.Action.RELEASE,
     AuditEntry.Action.RELEASE_SCHEDULE,
+    AuditEntry.Action.PERMISSIONS,
 )
 
 
