@@ -39,6 +39,7 @@ REFUSED_ACTIONS = {
     "ticket_recall": _("calling a number again"),
     "ticket_skip": _("skipping a number"),
     "ticket_serve": _("serving a queue number"),
+    "rebind": _("moving an ID number to another account"),
 }
 
 # Why a counter action was refused: the ``code`` of the service's exception.
@@ -74,6 +75,11 @@ REFUSAL_REASONS = {
     "id_checksum": _("invalid ID number"),
     "id_region": _("invalid ID number"),
     "id_taken": _("the ID number is registered to another account"),
+    "id_unknown": _("nobody on record has the ID number"),
+    "account_unknown": _("no such account"),
+    "same_account": _("the ID number is already on that account"),
+    "account_has_id": _("the account holds another ID number"),
+    "active_booking": _("the ID number has an active booking"),
     "other": _("another reason"),
 }
 
