@@ -10,14 +10,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from core.security import security_event
-from registration.sms import mask_phone
-
 from appointments.models import Booking
 from core.errors import DomainError
 from core.http import positive_int, refusal_text
+from core.security import security_event
 from offices.models import Office
 from registration.models import User
+from registration.sms import mask_phone
 
 from . import rules, selectors, services
 from .forms import IdentityRebindForm, PriorityWalkinForm, WindowServeForm
@@ -236,11 +235,17 @@ def counter_identity(request: HttpRequest, code: str) -> HttpResponse:
             # Sent only by the confirmation page, once the clerk has seen what would happen.
             if request.POST.get("confirmed") == "on":
                 done = services.identity_rebind(
-                    office=office, clerk=request.user, id_number=data["id_number"], login=data["login"]
+                    office=office,
+                    clerk=request.user,
+                    id_number=data["id_number"],
+                    login=data["login"],
                 )
             else:
                 plan = services.identity_rebind_plan(
-                    office=office, clerk=request.user, id_number=data["id_number"], login=data["login"]
+                    office=office,
+                    clerk=request.user,
+                    id_number=data["id_number"],
+                    login=data["login"],
                 )
         except DomainError as exc:
             form.add_error("id_number" if exc.code.startswith("id_") else None, exc.message)

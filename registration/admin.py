@@ -10,7 +10,7 @@ from core.admin import ReadOnlyAdmin
 
 from . import crypto
 from .forms import PersonNumberForm
-from .models import EBike, Resident, User
+from .models import EBike, Resident
 
 
 class UserAdmin(DjangoUserAdmin):

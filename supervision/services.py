@@ -8,7 +8,6 @@ Each decision calls the service that owns the table it changes (the release in
 
 import datetime
 from collections.abc import Iterable
-
 from dataclasses import dataclass
 
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -20,8 +19,8 @@ from django_celery_beat.models import PeriodicTask
 
 from appointments import services as booking_services
 from appointments.services import ReleaseResult
-from counter.models import AuditEntry
 from core.errors import DomainError
+from counter.models import AuditEntry
 from counter.services import audit_record
 from offices import services as quota_services
 from offices.models import Office
@@ -207,9 +206,9 @@ def user_privileges_set(
         perms_removed: list[Permission] = []
         if permissions is not None:
             current = locked.user_permissions.select_related("content_type")
-            wanted = Permission.objects.filter(
-                pk__in=[p.pk for p in permissions]
-            ).select_related("content_type")
+            wanted = Permission.objects.filter(pk__in=[p.pk for p in permissions]).select_related(
+                "content_type"
+            )
             perms_added, perms_removed = _set_difference(current, wanted)
             changes += [
                 PrivilegeChange("permission_granted", _permission_name(p)) for p in perms_added

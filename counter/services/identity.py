@@ -86,9 +86,7 @@ def _refuse_active_booking(resident: Resident) -> None:
         raise refused
 
 
-def identity_rebind_plan(
-    *, office: Office, clerk: User, id_number: str, login: str
-) -> RebindPlan:
+def identity_rebind_plan(*, office: Office, clerk: User, id_number: str, login: str) -> RebindPlan:
     """What ``identity_rebind`` would do, or the refusal it would give; nothing changes."""
     with refusals_audited(what="rebind", clerk=clerk, office=office):
         return _plan(office=office, clerk=clerk, id_number=id_number, login=login)

@@ -93,9 +93,8 @@ def test_the_counter_moves_the_id_number_to_the_holders_account(
     assert check["Cache-Control"].startswith("max-age=0") or "no-cache" in check["Cache-Control"]
     assert Resident.objects.get(pk=resident.pk).user == squatter
 
-    with caplog.at_level(logging.INFO):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post(clerk_a_client, office_a)
+    with caplog.at_level(logging.INFO), django_capture_on_commit_callbacks(execute=True):
+        response = post(clerk_a_client, office_a)
     assert response.status_code == 302
     resident.refresh_from_db()
     assert resident.user == holder and resident.phone == "+8613600002222"
@@ -192,18 +191,14 @@ def test_an_active_booking_for_the_number_is_refused_and_says_so(
     assert (entry.resident, entry.detail_params["reason"]) == (squatter.resident, "active_booking")
 
 
-def test_an_invalid_id_number_is_told_beside_the_field(
-    office_a, clerk_a_client, squatter, holder
-):
+def test_an_invalid_id_number_is_told_beside_the_field(office_a, clerk_a_client, squatter, holder):
     page = refusal(post(clerk_a_client, office_a, id_number=SQUATTED[:-1] + "0"))
     assert "check character is wrong" in page, page
     # A refused confirmation goes back to the first step: the next post is a check again.
     assert 'name="confirmed"' not in page
 
 
-def test_a_clerk_of_another_office_is_refused(
-    office_a, clerk_b_client, clerk_b, squatter, holder
-):
+def test_a_clerk_of_another_office_is_refused(office_a, clerk_b_client, clerk_b, squatter, holder):
     assert clerk_b_client.get(url(office_a)).status_code == 403
     assert post(clerk_b_client, office_a).status_code == 403
     assert Resident.objects.get(pk=squatter.resident.pk).user == squatter
@@ -216,10 +211,6 @@ def test_a_resident_is_refused(office_a, squatter, holder):
     assert client.get(url(office_a)).status_code == 403
     assert post(client, office_a).status_code == 403
     assert Resident.objects.get(pk=squatter.resident.pk).user == squatter
-
-
-def test_an_unknown_office_is_not_found(clerk_a_client, db):
-    assert clerk_a_client.get("/counter/no-such-office/identity/").status_code == 404
 
 
 def test_the_board_links_to_the_page(office_a, clerk_a_client):
