@@ -5,7 +5,8 @@ account but can be changed only by a superuser, and never on their own account (
 fields are read-only there, for a superuser too). Staff who hold ``change_user`` without
 being superusers change only a non-staff account's e-mail address, mobile number and
 whether it is active; a staff or superuser account is read-only to them (changing its
-e-mail address would let them take it over). Groups are a superuser's business alone.
+e-mail address would let them take it over), and so are its addresses in allauth's
+e-mail address admin. Groups are a superuser's business alone.
 
 What the form shows is not the guard: ``save_model`` keeps the stored status whatever was
 posted, and the privilege fields reach the database only through
@@ -14,6 +15,8 @@ writes every change to the audit log; each is also a security event
 (``permission_changed``).
 """
 
+from allauth.account.admin import EmailAddressAdmin
+from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
@@ -96,6 +99,49 @@ class StaffUserAdmin(UserAdmin):
 
 
 admin.site.register(User, StaffUserAdmin)
+
+
+def _privileged(user: User | None) -> bool:
+    return bool(user is not None and (user.is_staff or user.is_superuser))
+
+
+class GuardedEmailAddressAdmin(EmailAddressAdmin):
+    """allauth's e-mail addresses (they sign in and reset passwords): those of staff and
+    superuser accounts are changed by superusers only, as the accounts themselves are."""
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or request.user.is_superuser or not _privileged(obj.user)
+
+    def has_delete_permission(self, request, obj=None):
+        if not super().has_delete_permission(request, obj):
+            return False
+        return obj is None or request.user.is_superuser or not _privileged(obj.user)
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            stored = EmailAddress.objects.filter(pk=obj.pk).select_related("user").first()
+            if _privileged(obj.user) or (stored is not None and _privileged(stored.user)):
+                raise PermissionDenied
+        super().save_model(request, obj, form, change)
+
+    def _unprivileged(self, request, queryset):
+        if request.user.is_superuser:
+            return queryset
+        return queryset.exclude(user__is_staff=True).exclude(user__is_superuser=True)
+
+    def make_verified(self, request, queryset):
+        super().make_verified(request, self._unprivileged(request, queryset))
+
+    make_verified.short_description = EmailAddressAdmin.make_verified.short_description  # type: ignore[attr-defined]
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, self._unprivileged(request, queryset))
+
+
+admin.site.unregister(EmailAddress)
+admin.site.register(EmailAddress, GuardedEmailAddressAdmin)
 
 
 class SuperuserGroupAdmin(DjangoGroupAdmin):

@@ -171,6 +171,10 @@ def test_a_superuser_grants_permissions_on_the_record(
     text = log.content.decode()
     assert "staff status given to stranger@test.example.org" in text
     assert "permission offices.view_office given to stranger@test.example.org" in text
+    chinese = signed_in(admin_user, language=None).get(
+        reverse("admin:counter_auditentry_log") + "?action=permissions"
+    )
+    assert "授予 stranger@test.example.org 工作人员身份" in chinese.content.decode()
 
     # Taking them away again is on the record too.
     response = admin_client.post(change_url(stranger), user_form(stranger))
@@ -436,3 +440,31 @@ def test_plate_stock_is_voided_through_the_service_only(admin_client, plated, of
     plate.refresh_from_db()
     assert plate.status == "voided"
     assert AuditEntry.objects.get().detail_params == {"plate": "营口A00002", "reason": "lost"}
+
+
+def test_staff_cannot_take_over_an_admin_through_its_e_mail_address(make_staff, admin_user):
+    from allauth.account.models import EmailAddress
+
+    staff = make_staff(
+        "staff@test.example.org",
+        "account.view_emailaddress",
+        "account.add_emailaddress",
+        "account.change_emailaddress",
+    )
+    address = EmailAddress.objects.create(
+        user=admin_user, email=admin_user.email, primary=True, verified=True
+    )
+    client = signed_in(staff)
+    crafted = {
+        "user": admin_user.pk,
+        "email": "mine@evil.example",
+        "primary": "on",
+        "verified": "on",
+    }
+    change = reverse("admin:account_emailaddress_change", args=[address.pk])
+    assert client.post(change, crafted).status_code == 403
+    added = {"user": admin_user.pk, "email": "mine@evil.example", "verified": "on"}
+    assert client.post(reverse("admin:account_emailaddress_add"), added).status_code == 403
+    address.refresh_from_db()
+    assert address.email == "admin@test.example.org"
+    assert not EmailAddress.objects.filter(email="mine@evil.example").exists()
