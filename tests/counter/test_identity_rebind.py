@@ -216,3 +216,18 @@ def test_a_resident_is_refused(office_a, squatter, holder):
 def test_the_board_links_to_the_page(office_a, clerk_a_client):
     board = clerk_a_client.get(reverse("counter_board", args=[office_a.code])).content.decode()
     assert url(office_a) in board
+
+
+def test_a_record_made_at_the_counter_without_an_account_joins_the_holders_account(
+    office_a, clerk_a_client, holder, console_sms, django_capture_on_commit_callbacks
+):
+    from registration import services
+
+    record = services.resident_create(real_name="Walk In", id_number=SQUATTED)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(clerk_a_client, office_a)
+    assert response.status_code == 302
+    record.refresh_from_db()
+    assert record.user == holder
+    assert AuditEntry.objects.get(action="rebind").detail_params["old_user"] is None
+    assert not list(console_sms)  # nobody to tell
