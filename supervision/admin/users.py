@@ -4,7 +4,8 @@ Staff and superuser status, groups and permissions are shown to everyone who may
 account but can be changed only by a superuser, and never on their own account (the
 fields are read-only there, for a superuser too). Staff who hold ``change_user`` without
 being superusers change only a non-staff account's e-mail address, mobile number and
-whether it is active; a staff or superuser account is read-only to them (changing its
+whether it is active, and never set anyone's password (that would let them sign in as
+that person; a superuser may, and it is a security event); a staff or superuser account is read-only to them (changing its
 e-mail address would let them take it over), and so are its addresses in allauth's
 e-mail address admin. Groups are a superuser's business alone.
 
@@ -65,6 +66,14 @@ class StaffUserAdmin(UserAdmin):
         if not (request.user.is_superuser and super().has_delete_permission(request, obj)):
             return False
         return obj is None or obj.pk != request.user.pk
+
+    def user_change_password(self, request, id, form_url=""):
+        if not (request.user.is_active and request.user.is_superuser):
+            raise PermissionDenied
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            security_event("password_set", request=request, target=int(id))
+        return response
 
     def save_model(self, request, obj, form, change):
         # Whatever was posted, the status stays as stored until the service changes it.

@@ -468,3 +468,26 @@ def test_staff_cannot_take_over_an_admin_through_its_e_mail_address(make_staff, 
     address.refresh_from_db()
     assert address.email == "admin@test.example.org"
     assert not EmailAddress.objects.filter(email="mine@evil.example").exists()
+
+
+def test_only_superusers_set_someone_elses_password(
+    make_staff, resident, admin_client, security_events
+):
+    staff = make_staff(
+        "staff@test.example.org", "registration.change_user", "registration.view_user"
+    )
+    url = reverse("admin:auth_user_password_change", args=[resident.pk])
+    data = {
+        "password1": "a-new-Pass-2031",
+        "password2": "a-new-Pass-2031",
+        "usable_password": "true",
+    }
+    assert signed_in(staff).post(url, data).status_code == 403
+    resident.refresh_from_db()
+    assert not resident.check_password("a-new-Pass-2031")
+    assert admin_client.post(url, data).status_code == 302
+    resident.refresh_from_db()
+    assert resident.check_password("a-new-Pass-2031")
+    assert [(r.security["event"], r.security["target"]) for r in security_events] == [
+        ("password_set", resident.pk)
+    ]
