@@ -5,9 +5,9 @@ account but can be changed only by a superuser, and never on their own account (
 fields are read-only there, for a superuser too). Staff who hold ``change_user`` without
 being superusers change only a non-staff account's e-mail address, mobile number and
 whether it is active, and never set anyone's password (that would let them sign in as
-that person; a superuser may, and it is a security event); a staff or superuser account is read-only to them (changing its
-e-mail address would let them take it over), and so are its addresses in allauth's
-e-mail address admin. Groups are a superuser's business alone.
+that person; a superuser may, and it is a security event). A staff or superuser account
+is read-only to them (changing its e-mail address would let them take it over), and so
+are its addresses in allauth's e-mail address admin. Groups are a superuser's business alone.
 
 What the form shows is not the guard: ``save_model`` keeps the stored status whatever was
 posted, and the privilege fields reach the database only through
