@@ -28,15 +28,15 @@ class QueueTicketAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PlateRegistration)
-class PlateRegistrationAdmin(admin.ModelAdmin):
+class PlateRegistrationAdmin(ReadOnlyAdmin):
+    """Plates issued: written only by ``plate_issue`` at the counter (which takes the plate
+    from stock and audits it); an admin reads them, never adds or rewrites one."""
+
     list_display = ["plate_number", "ebike", "office", "clerk", "channel", "registered_at"]
     list_filter = ["office", "channel"]
     search_fields = ["plate_number", "ebike__frame_number"]
     date_hierarchy = "registered_at"
     raw_id_fields = ["ebike", "booking", "clerk"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # a plate number is issued once; history stays
 
 
 class PlateRangeForm(forms.Form):
@@ -47,21 +47,20 @@ class PlateRangeForm(forms.Form):
 
 
 @admin.register(PlateNumber)
-class PlateNumberAdmin(admin.ModelAdmin):
-    """Plate stock: load ranges (button above the list), void damaged or lost plates."""
+class PlateNumberAdmin(ReadOnlyAdmin):
+    """Plate stock: load ranges (button above the list), void damaged or lost plates.
+
+    The rows are read-only; both changes go through the plate services (``change_platenumber``
+    allows them), which check the stock and audit the void."""
 
     list_display = ["number", "office", "status", "note", "loaded_at", "changed_at"]
     list_filter = ["office", "status"]
     search_fields = ["number"]
-    readonly_fields = ["number", "office", "status", "loaded_at", "changed_at"]
     actions = ["void_damaged", "void_lost"]
     change_list_template = "admin/counter/platenumber/change_list.html"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def has_stock_permission(self, request) -> bool:
+        return request.user.has_perm("counter.change_platenumber")
 
     def get_urls(self):
         return [
@@ -74,7 +73,7 @@ class PlateNumberAdmin(admin.ModelAdmin):
         ]
 
     def load_range(self, request):
-        if not self.has_change_permission(request):
+        if not self.has_stock_permission(request):
             raise PermissionDenied
         form = PlateRangeForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -97,10 +96,10 @@ class PlateNumberAdmin(admin.ModelAdmin):
             voided += 1
         self.message_user(request, _("%(count)d plates voided.") % {"count": voided})
 
-    @admin.action(description=_("Void the selected plates as damaged"))
+    @admin.action(description=_("Void the selected plates as damaged"), permissions=["stock"])
     def void_damaged(self, request, queryset):
         self._void(request, queryset, "damaged")
 
-    @admin.action(description=_("Void the selected plates as lost"))
+    @admin.action(description=_("Void the selected plates as lost"), permissions=["stock"])
     def void_lost(self, request, queryset):
         self._void(request, queryset, "lost")

@@ -39,6 +39,7 @@ REFUSED_ACTIONS = {
     "ticket_recall": _("calling a number again"),
     "ticket_skip": _("skipping a number"),
     "ticket_serve": _("serving a queue number"),
+    "rebind": _("moving an ID number to another account"),
 }
 
 # Why a counter action was refused: the ``code`` of the service's exception.
@@ -74,6 +75,11 @@ REFUSAL_REASONS = {
     "id_checksum": _("invalid ID number"),
     "id_region": _("invalid ID number"),
     "id_taken": _("the ID number is registered to another account"),
+    "id_unknown": _("nobody on record has the ID number"),
+    "account_unknown": _("no such account"),
+    "same_account": _("the ID number is already on that account"),
+    "account_has_id": _("the account holds another ID number"),
+    "active_booking": _("the ID number has an active booking"),
     "other": _("another reason"),
 }
 
@@ -119,6 +125,25 @@ DETAILS: dict[str, Detail] = {
     "release_schedule": Detail(
         _("release schedule: %(old)s → %(new)s"),
     ),
+    # Permission changes (``supervision.services.user_privileges_set``): one entry each.
+    "staff_granted": Detail(_("staff status given to %(name)s")),
+    "staff_removed": Detail(_("staff status taken from %(name)s")),
+    "superuser_granted": Detail(_("superuser status given to %(name)s")),
+    "superuser_removed": Detail(_("superuser status taken from %(name)s")),
+    "group_joined": Detail(_("%(name)s added to the group %(group)s")),
+    "group_left": Detail(_("%(name)s removed from the group %(group)s")),
+    "permission_granted": Detail(_("permission %(permission)s given to %(name)s")),
+    "permission_removed": Detail(_("permission %(permission)s taken from %(name)s")),
+    "group_permission_granted": Detail(_("permission %(permission)s given to the group %(group)s")),
+    "group_permission_removed": Detail(
+        _("permission %(permission)s taken from the group %(group)s")
+    ),
+    "group_deleted": Detail(_("group %(group)s deleted")),
+    # An ID number moved at the counter (``counter.services.identity_rebind``): the masked
+    # number and the two accounts' ids, never a phone number.
+    "rebind": Detail(
+        _("ID number %(id_masked)s moved from account %(old_user)s to account %(new_user)s")
+    ),
 }
 
 # Text written before details were codes is kept as it was, under this code.
@@ -130,6 +155,7 @@ SUPERVISION_ACTIONS = (
     AuditEntry.Action.CLERKS,
     AuditEntry.Action.RELEASE,
     AuditEntry.Action.RELEASE_SCHEDULE,
+    AuditEntry.Action.PERMISSIONS,
 )
 
 

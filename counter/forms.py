@@ -25,3 +25,18 @@ class WindowServeForm(forms.Form):
     frame_number = forms.CharField(label=_("Frame number"), max_length=40)
     brand = forms.CharField(label=_("Brand"), max_length=50)
     model = forms.CharField(label=_("Model"), max_length=50, required=False)
+
+
+class IdentityRebindForm(forms.Form):
+    """The ID number on the card the person shows, and the account they signed up with."""
+
+    id_number = forms.CharField(
+        label=_("Resident ID number (from the card)"),
+        max_length=18,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    login = forms.CharField(
+        label=_("The person's account: the mobile number or e-mail address they signed up with"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )

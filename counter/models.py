@@ -33,6 +33,8 @@ class AuditEntry(models.Model):
         CLERKS = "clerks", _("office clerks changed")
         RELEASE = "release", _("release now")
         RELEASE_SCHEDULE = "release_schedule", _("release schedule changed")
+        PERMISSIONS = "permissions", _("staff permissions changed")
+        REBIND = "rebind", _("ID number moved to another account")
 
     clerk = models.ForeignKey(
         "registration.User",
@@ -93,6 +95,8 @@ class AuditEntry(models.Model):
                         "clerks",
                         "release",
                         "release_schedule",
+                        "permissions",
+                        "rebind",
                     ]
                 ),
                 name="audit_action_valid",

@@ -7,6 +7,7 @@ urlpatterns = [
     path("counter/<slug:code>/", views.counter_board, name="counter_board"),
     path("counter/<slug:code>/walkin/", views.counter_walkin, name="counter_walkin"),
     path("counter/<slug:code>/queue/", views.counter_queue, name="counter_queue"),
+    path("counter/<slug:code>/identity/", views.counter_identity, name="counter_identity"),
     path("display/<slug:code>/", views.display_board, name="display_board"),
     path(
         "counter/<slug:code>/bookings/<str:booking_code>/",

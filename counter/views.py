@@ -8,14 +8,18 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 
 from appointments.models import Booking
 from core.errors import DomainError
 from core.http import positive_int, refusal_text
+from core.security import security_event
 from offices.models import Office
+from registration.models import User
+from registration.sms import mask_phone
 
 from . import rules, selectors, services
-from .forms import PriorityWalkinForm, WindowServeForm
+from .forms import IdentityRebindForm, PriorityWalkinForm, WindowServeForm
 from .models import Inspection, QueueTicket
 
 
@@ -204,6 +208,75 @@ def counter_queue(request: HttpRequest, code: str) -> HttpResponse:
             "serve_form": serve_form or WindowServeForm(),
         },
     )
+
+
+def _account_shown(user: User | None) -> str:
+    """An account as the clerk may see it on screen: masked number, or e-mail, or id."""
+    if user is None:
+        return _("no account")
+    if user.phone:
+        return mask_phone(user.phone)
+    return user.email or _("account %(id)d") % {"id": user.pk}
+
+
+@never_cache
+@login_required
+def counter_identity(request: HttpRequest, code: str) -> HttpResponse:
+    """Move an ID number to the account of the person at the counter, who shows the card.
+
+    Two steps: the clerk enters the number and the account, sees what would happen (the
+    person on record, the account it leaves, the account it joins) and confirms."""
+    office = _clerk_office(request, code)
+    form = IdentityRebindForm(request.POST or None)
+    plan = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            # Sent only by the confirmation page, once the clerk has seen what would happen.
+            if request.POST.get("confirmed") == "on":
+                done = services.identity_rebind(
+                    office=office,
+                    clerk=request.user,
+                    id_number=data["id_number"],
+                    login=data["login"],
+                )
+            else:
+                plan = services.identity_rebind_plan(
+                    office=office,
+                    clerk=request.user,
+                    id_number=data["id_number"],
+                    login=data["login"],
+                )
+        except DomainError as exc:
+            form.add_error("id_number" if exc.code.startswith("id_") else None, exc.message)
+        else:
+            if plan is None:
+                security_event(
+                    "id_rebound",
+                    request=request,
+                    office=office.pk,
+                    resident=done.resident.pk,
+                    old_user=done.old_user.pk if done.old_user else None,
+                    new_user=done.new_user.pk,
+                )
+                messages.success(
+                    request,
+                    _("ID number %(id)s is now on the account %(account)s.")
+                    % {"id": done.resident.id_masked, "account": _account_shown(done.new_user)},
+                )
+                if done.old_user is not None:
+                    messages.info(
+                        request,
+                        _("The old account is told by SMS.")
+                        if done.notice_queued
+                        else _("The old account has no mobile number; no SMS was sent."),
+                    )
+                return redirect("counter_identity", code=office.code)
+    context = {"office": office, "form": form, "plan": plan}
+    if plan is not None:
+        context["old_account"] = _account_shown(plan.old_user)
+        context["new_account"] = _account_shown(plan.new_user)
+    return render(request, "counter/identity.html", context)
 
 
 def display_board(request: HttpRequest, code: str) -> HttpResponse:

@@ -42,6 +42,9 @@ class Office(models.Model):
         verbose_name = _("office")
         verbose_name_plural = _("offices")
         ordering = ["code"]
+        # Who serves at a counter sees full ID numbers there: assigning clerks is its own
+        # permission, not part of editing an office (change_office).
+        permissions = [("assign_clerks", _("Can assign the clerks of an office"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(opening_weekdays__regex=r"^1?2?3?4?5?6?7?$"),

@@ -1,20 +1,22 @@
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from . import crypto, services
+from core.admin import ReadOnlyAdmin
+
+from . import crypto
 from .forms import PersonNumberForm
-from .idnumber import parse_id_number
-from .models import EBike, Resident, User
+from .models import EBike, Resident
 
 
-@admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """The fields of an account; registered with its privilege rules (which write to the
+    audit log) by ``supervision.admin.users``."""
+
     ordering = ["id"]
     list_display = ["id", "email", "phone", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
@@ -32,53 +34,17 @@ class UserAdmin(DjangoUserAdmin):
     ]
 
 
-class ResidentAddForm(forms.ModelForm):
-    id_number = forms.CharField(label=_("resident ID number"), max_length=18)
-
-    class Meta:
-        model = Resident
-        fields = ["user", "real_name", "phone"]
-
-    def clean_id_number(self):
-        parsed = parse_id_number(self.cleaned_data["id_number"])
-        if services.resident_find_by_id_number(parsed.number):
-            raise ValidationError(_("This ID number is already registered."))
-        return parsed.number
-
-
 @admin.register(Resident)
-class ResidentAdmin(admin.ModelAdmin):
+class ResidentAdmin(ReadOnlyAdmin):
+    """People on record: written by the services (a profile online, a walk-in at the
+    counter, a re-bind at the counter), read here; an ID number moved to the right
+    account goes through the counter's re-bind, which audits it."""
+
     list_display = ["real_name", "id_masked", "phone", "user", "created_at"]
     # Names and e-mail only: the search box is a GET form (see ``find`` for numbers).
     search_fields = ["real_name", "user__email"]
-    readonly_fields = ["id_masked", "birth_date", "created_at"]
+    fields = ["user", "real_name", "id_masked", "birth_date", "phone", "created_at"]
     raw_id_fields = ["user"]
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = ResidentAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["user", "real_name", "id_number", "phone"]
-        return ["user", "real_name", "id_masked", "birth_date", "phone", "created_at"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        created = services.resident_create(
-            user=form.cleaned_data.get("user"),
-            real_name=form.cleaned_data["real_name"],
-            id_number=form.cleaned_data["id_number"],
-            phone=form.cleaned_data.get("phone", ""),
-        )
-        obj.pk = created.pk
-        obj.__dict__.update(created.__dict__)
 
     change_list_template = "admin/registration/resident/change_list.html"
 
@@ -122,7 +88,9 @@ class ResidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(EBike)
-class EBikeAdmin(admin.ModelAdmin):
+class EBikeAdmin(ReadOnlyAdmin):
+    """E-bikes on record, written by the services that check frame numbers; read here."""
+
     list_display = ["frame_number", "brand", "model", "resident", "created_at"]
     search_fields = ["frame_number", "motor_number", "certificate_number", "brand"]
     raw_id_fields = ["resident"]

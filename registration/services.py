@@ -3,6 +3,7 @@
 import datetime
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, TypeVar
 
@@ -11,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Concat
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
@@ -126,6 +127,89 @@ def resident_create(
                 _("This ID number is already registered to another account."), code="id_taken"
             ) from None
         raise
+
+
+class RebindRefused(RegistrationError):
+    """An ID number that cannot be moved to the account asked for; ``code`` says why."""
+
+
+@dataclass(frozen=True)
+class Rebind:
+    """An ID number moved: its person's record, and the account it was on (None: none)."""
+
+    resident: Resident
+    old_user: User | None
+
+
+def account_find(login: str) -> User | None:
+    """The active account signed up with this mobile number or e-mail address."""
+    value = (login or "").strip()
+    if "@" in value:
+        return User.objects.filter(email=value.lower(), is_active=True).first()
+    try:
+        phone = normalize_mobile(value)
+    except ValidationError:
+        return None
+    return User.objects.filter(phone=phone, is_active=True).first()
+
+
+def _rebind_target(
+    *, id_number: str, user: User, today: datetime.date | None, lock: bool
+) -> Resident:
+    parsed = _valid(parse_id_number, id_number, today=today or timezone.localdate())
+    found = Resident.objects.select_related("user")
+    if lock:
+        found = found.select_for_update(of=("self",))
+    resident = found.filter(id_hash=crypto.id_number_hash(parsed.number)).first()
+    if resident is None:
+        raise RebindRefused(_("Nobody on record has this ID number."), code="id_unknown")
+    if resident.user_id == user.pk:
+        raise RebindRefused(_("This ID number is already on this account."), code="same_account")
+    if Resident.objects.filter(user=user).exists():
+        raise RebindRefused(
+            _(
+                "This account already holds another ID number; an account holds one person's "
+                "ID number only."
+            ),
+            code="account_has_id",
+        )
+    return resident
+
+
+def resident_rebind_check(
+    *, id_number: str, user: User, today: datetime.date | None = None
+) -> Resident:
+    """The person's record whose ID number ``resident_rebind`` would move to ``user``, or
+    the RebindRefused it would raise; nothing changes."""
+    return _rebind_target(id_number=id_number, user=user, today=today, lock=False)
+
+
+def resident_rebind(*, id_number: str, user: User, today: datetime.date | None = None) -> Rebind:
+    """Move an ID number (the person's record, with its e-bikes and bookings) to ``user``.
+
+    For the person who holds the ID card, at the counter, when another account claimed
+    the number first. Refused: a number nobody claimed, the account that already has it,
+    an account holding another number. The record's contact number becomes the new
+    account's. Whoever calls it audits it and tells the old account (the counter does).
+    """
+    with transaction.atomic():
+        resident = _rebind_target(id_number=id_number, user=user, today=today, lock=True)
+        old_user = resident.user
+        resident.user = user
+        resident.phone = user.phone or ""
+        resident.save(update_fields=["user", "phone"])
+    return Rebind(resident=resident, old_user=old_user)
+
+
+def rebind_notice_text(*, id_masked: str, office_name: str) -> str:
+    """The SMS to the account an ID number was taken from: the last four characters of the
+    number only, in the default language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _(
+            "The ID number ending in %(last4)s is no longer linked to your account: its "
+            "holder, with the ID card, had it moved to their own account at %(office)s. "
+            "If you have questions, ask at any service point."
+        ) % {"last4": id_masked[-4:], "office": office_name}
 
 
 def ebike_add(

@@ -5,6 +5,7 @@
 - ``walkins``: priority walk-ins (veterans, people aged 65+);
 - ``queue``: the same-day walk-in window's tickets;
 - ``plates``: plate stock, voids, inspection and issue;
+- ``identity``: an ID number moved to the account of the person at the counter;
 - ``errors``: what the counter refuses, by cause.
 """
 
@@ -18,6 +19,7 @@ from .errors import (
     QueueError,
     WalkinRefused,
 )
+from .identity import RebindDone, RebindPlan, RebindRefused, identity_rebind, identity_rebind_plan
 from .plates import (
     PLATE_VOID_REASONS,
     plate_issue,
@@ -35,12 +37,17 @@ __all__ = [
     "NotYourOffice",
     "PlateRefused",
     "QueueError",
+    "RebindDone",
+    "RebindPlan",
+    "RebindRefused",
     "WalkinRefused",
     "audit_record",
     "booking_check_in",
     "booking_mark_no_show",
     "counter_search",
     "id_number_reveal",
+    "identity_rebind",
+    "identity_rebind_plan",
     "plate_issue",
     "plate_number_clean",
     "plate_stock_load",

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from appointments import capacity, selectors
+from core.security import security_event
 from offices import services
 from offices.models import ClosedDay, Complaint, Office, PlannedChange, QuotaChange, TimeWindow
 
@@ -61,8 +62,23 @@ class OfficeForm(ReasonFormMixin, forms.ModelForm):
             "clerks",
         ]
 
+    # Who is saving (set by OfficeAdmin.get_form): nobody makes themselves a clerk.
+    actor = None
+
     def clean(self):
         data = super().clean()
+        clerks = data.get("clerks")
+        if (
+            self.actor is not None
+            and clerks is not None
+            and supervision_services.clerk_self_assignment(
+                self.actor, office=self.instance, clerks=clerks
+            )
+        ):
+            self.add_error(
+                "clerks",
+                _("You cannot make yourself a clerk; another administrator has to assign you."),
+            )
         if self.instance.pk and not self.errors:
             changes = {f: data[f] for f in services.QUOTA_FIELDS if f in self.changed_data}
             if changes:
@@ -209,14 +225,40 @@ class OfficeAdmin(admin.ModelAdmin):
                     level=messages.WARNING,
                 )
 
+    def get_readonly_fields(self, request, obj=None):
+        # Clerks see full ID numbers at their counter: assigning them is a permission of
+        # its own; without it the field is shown, not posted (a crafted value is ignored).
+        fields = list(super().get_readonly_fields(request, obj))
+        if not supervision_services.clerks_assign_allowed(request.user):
+            fields.append("clerks")
+        return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
     def save_related(self, request, form, formsets, change):
-        # The clerks go through the service, which audits who was added or removed.
+        # The clerks go through the service, which checks the permission and audits who was
+        # added or removed; each change is a security event too.
         clerks = form.cleaned_data.pop("clerks", None)
         super().save_related(request, form, formsets, change)
-        if clerks is not None:
-            supervision_services.office_clerks_set(
+        if clerks is None:
+            return
+        try:
+            added, removed = supervision_services.office_clerks_set(
                 office=form.instance, clerks=clerks, user=request.user
             )
+        except supervision_services.PrivilegeRefused:
+            raise PermissionDenied from None
+        for change_code, changed in (("clerk_added", added), ("clerk_removed", removed)):
+            for clerk in changed:
+                security_event(
+                    "permission_changed",
+                    request=request,
+                    change=change_code,
+                    target=clerk.pk,
+                    office=form.instance.pk,
+                )
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: bookings and history refer to offices
