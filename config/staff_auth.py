@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from allauth.account.authentication import get_authentication_records
+from allauth.account.internal.flows.login import record_authentication
 from allauth.account.internal.flows.reauthentication import suspend_request
 from allauth.mfa import signals as mfa_signals
 from allauth.mfa.models import Authenticator
@@ -169,8 +170,10 @@ class StaffAuthMiddleware:
         if now - started > settings.STAFF_SESSION_MAX_SECONDS:
             return self._expire(request, "absolute")
         session[SESSION_LAST_SEEN_KEY] = now
-        # The session row dies with the idle limit too, whatever reads the cookie.
-        session.set_expiry(settings.STAFF_SESSION_IDLE_SECONDS)
+        # The session row itself dies an idle period after the absolute limit, whatever
+        # reads the cookie; until then the next request is told and logged (above).
+        end = started + settings.STAFF_SESSION_MAX_SECONDS + settings.STAFF_SESSION_IDLE_SECONDS
+        session.set_expiry(max(1, int(end - now)))
 
         name = _url_name(request)
         if name is not None and name.startswith("mfa_") and name != "mfa_index":
@@ -266,7 +269,16 @@ def _on_login_failed(
 
 def _on_mfa_change(event: str) -> Callable[..., None]:
     def handler(sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any):
-        security_event(event, request=request, user=user, type=authenticator.type)
+        security_event(event, request=request, user=user, type=str(authenticator.type))
+        if event == "mfa_authenticator_added" and authenticator.type in (
+            Authenticator.Type.TOTP,
+            Authenticator.Type.WEBAUTHN,
+        ):
+            # Adding it took a valid code (or the key's signature): this session has
+            # just passed the second factor, so it is not asked for it again at once.
+            record_authentication(
+                request, user, "mfa", id=authenticator.pk, type=authenticator.type
+            )
 
     return handler
 
