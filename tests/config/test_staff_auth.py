@@ -4,6 +4,7 @@ re-authentication before sensitive actions, and the security events of all that.
 
 import datetime
 import logging
+import re
 import zoneinfo
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,12 +13,14 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
 from appointments import services as booking_services
 from appointments.models import Slot
 from counter.models import AuditEntry
+from offices import demo
 from registration.models import User
 from tests.personas import TEST_TOTP_SECRET, staff_login, totp_authenticator, totp_code
 
@@ -399,3 +402,30 @@ def test_the_lockout_is_logged_and_holds_against_the_right_password(
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
     assert "login_locked_out" in names(security_events())
+
+
+# The demo.
+
+
+def test_the_demo_staff_sign_in_with_the_printed_demo_code(db, settings, capsys):
+    settings.WEEKLY_ONLINE_FLOOR = 0
+    call_command("load_demo", days=0)
+    settings.DEBUG = True
+    call_command("demo_code")
+    code = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d{6}", code)
+    client = english()
+    client.post(LOGIN, {"login": demo.DEMO_ACCOUNTS["clerk"], "password": demo.DEMO_PASSWORD})
+    response = client.post("/accounts/2fa/authenticate/", {"code": code})
+    assert response.status_code == 302
+    assert client.get("/counter/").status_code == 200
+    admin = User.objects.get(email=demo.DEMO_ACCOUNTS["admin"])
+    assert Authenticator.objects.filter(user=admin, type="totp").count() == 1
+    call_command("load_demo", days=0)  # twice: still one authenticator
+    assert Authenticator.objects.filter(user=admin, type="totp").count() == 1
+
+
+def test_demo_code_refuses_outside_the_demo(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("demo_code")
