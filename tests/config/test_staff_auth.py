@@ -429,3 +429,27 @@ def test_demo_code_refuses_outside_the_demo(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("demo_code")
+
+
+def test_the_password_alone_does_not_pass_a_sensitive_action(admin_user, stranger, clock):
+    admin_user.set_password(PASSWORD)
+    admin_user.save()
+    client = staff_login(english(), admin_user)
+    url = reverse("admin:registration_user_change", args=[stranger.pk])
+    clock.move_to(T0 + 16 * MINUTE)
+    client.post("/accounts/reauthenticate/?next=" + url, {"password": PASSWORD, "next": url})
+    assert path_of(client.get(url)) == REAUTH
+
+
+# The pages in both languages.
+
+
+def test_the_second_factor_pages_speak_chinese_and_english(admin_user):
+    totp_authenticator(admin_user)
+    RecoveryCodes.activate(admin_user)
+    chinese = staff_login(Client(), admin_user)
+    page = chinese.get(REAUTH).content.decode()
+    assert "请输入身份验证器上的验证码" in page and "代码" not in page
+    assert "恢复码" in chinese.get("/accounts/2fa/").content.decode()
+    page = staff_login(english(), admin_user).get(REAUTH).content.decode()
+    assert "Enter an authenticator code" in page
