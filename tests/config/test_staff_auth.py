@@ -22,7 +22,7 @@ from appointments.models import Slot
 from counter.models import AuditEntry
 from offices import demo
 from registration.models import User
-from tests.personas import TEST_TOTP_SECRET, staff_login, totp_authenticator, totp_code
+from tests.personas import staff_login, totp_authenticator, totp_code
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 # A Monday morning, offices open.
