@@ -44,11 +44,15 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from config.overload import _database_error, database_unavailable
 from core.security import security_event
 from offices.models import Office
 
 SESSION_STARTED_KEY = "staff_session_started"
 SESSION_LAST_SEEN_KEY = "staff_session_last_seen"
+SESSION_CLERK_KEY = "staff_session_clerk"
+# Where only staff work: whether a user is a clerk is checked afresh on every request here.
+STAFF_AREAS = ("/counter/", "/admin/")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +109,25 @@ def is_staff_member(user: Any) -> bool:
     return Office.objects.filter(clerks=user).exists()
 
 
+def _is_staff_request(request: HttpRequest) -> bool:
+    """Return whether the request's user is staff, without a query for residents on their
+    own pages: whether a user is a clerk is kept in the session (from sign-in) and asked
+    afresh on the staff areas (the counter, the admin), so a clerk assigned while signed
+    in meets the rules there at once."""
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    known = request.session.get(SESSION_CLERK_KEY)
+    if known is None or request.path_info.startswith(STAFF_AREAS):
+        fresh = is_staff_member(user)
+        if fresh != known:
+            request.session[SESSION_CLERK_KEY] = fresh
+        return fresh
+    return bool(known)
+
+
 def has_authenticator(user: Any) -> bool:
     """Return whether ``user`` has a second factor (recovery codes alone do not count)."""
     return (
@@ -153,7 +176,15 @@ class StaffAuthMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        answer = self._check(request) if is_staff_member(request.user) else None
+        try:
+            answer = self._check(request) if _is_staff_request(request) else None
+        except Exception as exc:
+            # The first read of the session or the user may be here, before any view:
+            # a lost database is the busy page, as it would be in the view.
+            lost = _database_error(exc)
+            if lost is None:
+                raise
+            return database_unavailable(request, lost)
         response = answer or self.get_response(request)
         _log_lockout(request, response)
         return response
@@ -243,7 +274,12 @@ def _log_lockout(request: HttpRequest, response: HttpResponse) -> None:
 
 @receiver(user_logged_in, dispatch_uid="staff_auth_logged_in")
 def _on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    if request is None or not is_staff_member(user):
+    if request is None:
+        return
+    staff = is_staff_member(user)
+    if not (user.is_staff or user.is_superuser):
+        request.session[SESSION_CLERK_KEY] = staff
+    if not staff:
         return
     now = time.time()
     request.session[SESSION_STARTED_KEY] = now

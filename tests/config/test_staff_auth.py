@@ -187,6 +187,15 @@ def test_residents_are_not_asked_for_a_second_factor(resident_client):
     assert resident_client.get("/me/").status_code == 200
 
 
+def test_a_resident_made_clerk_while_signed_in_meets_the_wall_at_the_counter(
+    resident, resident_client, office_a
+):
+    office_a.clerks.add(resident)
+    response = resident_client.get(f"/counter/{office_a.code}/")
+    assert path_of(response) == ACTIVATE
+    assert path_of(resident_client.get("/me/")) == ACTIVATE  # from then on, everywhere
+
+
 # Transactional: allauth announces the new authenticator after its commit, in the request.
 @pytest.mark.django_db(transaction=True)
 def test_enrolling_an_authenticator_opens_the_counter_and_is_logged(
