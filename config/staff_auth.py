@@ -207,10 +207,7 @@ class StaffAuthMiddleware:
         session.set_expiry(max(1, int(end - now)))
 
         name = _url_name(request)
-        if name is not None and name.startswith("mfa_") and name != "mfa_index":
-            open_setup = True
-        else:
-            open_setup = request.path_info == reverse("mfa_index")
+        open_setup = name is not None and name.startswith("mfa_")  # allauth.mfa's pages
         if not has_authenticator(request.user):
             if open_setup or _is_open(request, name, _ENROLMENT_OPEN):
                 return None
