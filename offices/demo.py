@@ -1,6 +1,11 @@
 """Fictional demo data: Yingkou-like service points that do not exist."""
 
 import datetime
+import time
+
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 
 DEMO_WINDOWS = [
     (datetime.time(8, 30), datetime.time(10, 0), 10),
@@ -79,3 +84,20 @@ DEMO_RESIDENT = {
     "phone": "+8613900000001",
 }
 DEMO_EBIKE = {"frame_number": "DEMO00000000001", "brand": "演示牌", "model": "TDT-1"}
+
+# The demo staff accounts' authenticator-app secret: fixed and public, so the README demo
+# works without a phone (`manage.py demo_code` prints the current code). Clearly fake;
+# never use it for a real account (load_demo refuses to run where the demo is not allowed).
+DEMO_TOTP_SECRET = "DEMODEMODEMODEMODEMODEMODEMODEMO"  # noqa: S105 - public demo value
+
+
+def demo_totp_ensure(user) -> None:
+    """Give a demo staff account the demo authenticator (once)."""
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, DEMO_TOTP_SECRET)
+
+
+def demo_totp_code(at: float | None = None) -> str:
+    """Return the demo authenticator's code at ``at`` (a Unix time; default now)."""
+    moment = time.time() if at is None else at
+    return format_hotp_value(hotp_value(DEMO_TOTP_SECRET, int(moment) // mfa_settings.TOTP_PERIOD))

@@ -22,25 +22,78 @@ A session's expiry is read from the clock when the client signs in: a test that 
 the clock to a fixed moment must do so before it asks for a client, or sign in itself
 with ``signed_in`` after moving it.
 
+Staff (admins and clerks) must pass a second factor (config/staff_auth.py):
+``signed_in`` signs them in with ``staff_login``, which gives them an authenticator app
+(TOTP, secret ``TEST_TOTP_SECRET``) and records in the session that it was used, as
+allauth does after a real code. ``totp_code(user)`` is that authenticator's current code.
+A staff session ends after 30 minutes without a request and 12 hours after sign-in, and
+the sensitive pages ask for the code again 15 minutes after it was last entered: a test
+that moves the clock far should sign in again after moving it.
+
 ``make_person`` makes as many signed-in residents with an e-bike as a test needs (the
 ``resident`` persona is one of them); ``make_login`` as many signed-in users with no
 Resident record yet.
 """
 
+import time
 from types import SimpleNamespace
 
 import pytest
+from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+from allauth.account.internal.flows.login import _AUTHENTICATION_METHODS_USER_SESSION_KEY
+from allauth.account.internal.userkit import user_id_to_str
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from allauth.mfa.utils import decrypt
 from django.test import Client
 
+from config.staff_auth import is_staff_member
 from registration import services as registration_services
 from registration.models import User
+
+# The test staff's authenticator-app secret (base32), the same for every test account.
+TEST_TOTP_SECRET = "TESTTESTTESTTESTTESTTESTTESTTEST"  # noqa: S105 - test value
+
+
+def totp_authenticator(user: User) -> Authenticator:
+    """Return ``user``'s authenticator app, giving them one (``TEST_TOTP_SECRET``) if missing."""
+    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    return existing or TOTP.activate(user, TEST_TOTP_SECRET).instance
+
+
+def totp_code(user: User, at: float | None = None) -> str:
+    """The current code (or the one at Unix time ``at``) of ``user``'s authenticator app."""
+    secret = decrypt(totp_authenticator(user).data["secret"])
+    moment = time.time() if at is None else at
+    return format_hotp_value(hotp_value(secret, int(moment) // mfa_settings.TOTP_PERIOD))
+
+
+def staff_login(client: Client, user: User) -> Client:
+    """Sign a staff member in as if with password and authenticator code: gives them an
+    authenticator app if missing, ``force_login``, then records the password and the
+    second factor in the session the way allauth's login does."""
+    authenticator = totp_authenticator(user)
+    client.force_login(user)
+    session = client.session
+    now = time.time()
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": now},
+        {"method": "mfa", "at": now, "id": authenticator.pk, "type": authenticator.type},
+    ]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = user_id_to_str(user)
+    session.save()
+    return client
 
 
 def signed_in(user: User, language: str | None = "en") -> Client:
     """A test client signed in as ``user``, asking for pages in ``language`` (None: the
-    default language, Chinese)."""
+    default language, Chinese). Staff sign in with their second factor (``staff_login``)."""
     client = Client(HTTP_ACCEPT_LANGUAGE=language) if language else Client()
-    client.force_login(user)
+    if is_staff_member(user):
+        staff_login(client, user)
+    else:
+        client.force_login(user)
     return client
 
 

@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff: second factor required, session limits, re-authentication (config/staff_auth.py).
+    "config.staff_auth.StaffAuthMiddleware",
     # Last, so it sees a view's exception first: a database time-out becomes the 503 page.
     "config.overload.DatabaseUnavailableMiddleware",
 ]
@@ -218,6 +220,27 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "profile"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+
+# --- Staff authentication (config/staff_auth.py, docs/security.md) -------------------
+# Staff (is_staff, is_superuser or a clerk of any office) sign in through allauth like
+# everyone else (the admin's own login redirects there) and must use a second factor:
+# an authenticator app (TOTP) or a security key / passkey (WebAuthn), with recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+# Passkeys serve as the second factor after the password, not as a login of their own:
+# the login page stays the same for residents and staff.
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="E-bike registration")
+# WebAuthn needs HTTPS; plain http://localhost is allowed only while developing.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# A staff session ends after this many seconds without a request, and this many seconds
+# after its sign-in whatever happens.
+STAFF_SESSION_IDLE_SECONDS = env_int("STAFF_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+STAFF_SESSION_MAX_SECONDS = env_int("STAFF_SESSION_MAX_SECONDS", 12 * 3600, minimum=60)
+# Sensitive actions (config.staff_auth.REAUTHENTICATION_REQUIRED) ask for the second
+# factor again unless it was used this many seconds ago (for a full ID number at the
+# counter: unless the clerk was active that recently).
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("ACCOUNT_REAUTHENTICATION_TIMEOUT", 15 * 60, minimum=60)
+# --- end of staff authentication ------------------------------------------------------
 
 # Internationalisation: Chinese first, English complete.
 LANGUAGE_CODE = "zh-hans"

@@ -14,3 +14,5 @@ EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 ALTCHA_HMAC_SECRET = env.str(
     "ALTCHA_HMAC_SECRET", default="dev-only-altcha-secret-not-for-production"
 )
+# WebAuthn (security keys, passkeys) on http://localhost while developing only.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG

@@ -14,6 +14,7 @@ from appointments import selectors, services
 from appointments.models import DayRelease, Slot
 from appointments.services import release as release_services
 from config.celery import app
+from tests.personas import staff_login
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 MONDAY = datetime.date(2030, 1, 7)
@@ -128,7 +129,7 @@ def test_the_overview_warns_the_supervisors_when_tomorrow_is_not_released(
 ):
     make_office()
     with time_machine.travel(at(8, 12), tick=False):
-        client.force_login(admin_user)
+        staff_login(client, admin_user)
         page = client.get("/admin/offices/office/overview/")
     assert page.status_code == 200
     text = page.content.decode()

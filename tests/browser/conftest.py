@@ -17,6 +17,7 @@ from django.core.cache import cache
 from appointments import services as appointment_services
 from appointments.models import Slot
 from registration.sms import ConsoleSmsBackend
+from tests.personas import totp_authenticator, totp_code
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -125,3 +126,22 @@ def screenshot(page, name: str) -> None:
 def assert_no_horizontal_scroll(page, width: int = PHONE_VIEWPORT["width"]) -> None:
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"{page.url} scrolls sideways: {scroll_width}px > {width}px"
+
+
+STAFF_PASSWORD = "staff-test-pass-2030"  # noqa: S105 - test value
+
+
+def staff_sign_in(page, user) -> None:
+    """Log staff member ``user`` in through the real login page: e-mail and password,
+    then the authenticator app's code (``tests.personas.totp_code``)."""
+    user.set_password(STAFF_PASSWORD)
+    user.save(update_fields=["password"])
+    totp_authenticator(user)
+    page.goto("/accounts/login/")
+    page.fill("#id_login", user.email)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.locator("#id_password").press("Enter")
+    page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
+    page.fill("#id_code", totp_code(user))
+    page.locator("#id_code").press("Enter")
+    page.wait_for_url(lambda url: "/accounts/" not in url)

@@ -12,10 +12,9 @@ import re
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from offices.models import Office, PlannedChange, QuotaChange
-from tests.browser.conftest import CHROMIUM, TODAY, screenshot
+from tests.browser.conftest import CHROMIUM, TODAY, screenshot, staff_sign_in
 
 if not os.path.exists(CHROMIUM) and os.environ.get("REQUIRE_SERVICES") != "1":
     pytest.skip(f"browser tests need {CHROMIUM}", allow_module_level=True)
@@ -30,20 +29,11 @@ def _expect_path(page, pattern: str) -> None:
 
 
 def _admin_page(new_page, live_server, user):
-    """``user`` on a desktop screen in English, logged in by session cookie."""
-    client = Client()
-    client.force_login(user)
+    """``user`` on a desktop screen in English, logged in through the login page with
+    password and authenticator code."""
     page = new_page(locale="en-US")
     page.set_viewport_size(DESKTOP)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    staff_sign_in(page, user)
     return page
 
 

@@ -10,15 +10,13 @@ import os
 import re
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from appointments import services as appointment_services
 from appointments.models import Booking, Slot
 from counter import services as counter_services
 from counter.models import PlateNumber, PlateRegistration, QueueTicket
 from registration.models import EBike, User
-from tests.browser.conftest import CHROMIUM, NOW, TODAY, screenshot
+from tests.browser.conftest import CHROMIUM, NOW, TODAY, screenshot, staff_sign_in
 from tests.conftest import make_id_number
 
 if not os.path.exists(CHROMIUM) and os.environ.get("REQUIRE_SERVICES") != "1":
@@ -35,22 +33,13 @@ def _expect_path(page, pattern: str) -> None:
 
 
 def _clerk_page(new_page, live_server, office):
-    """A clerk of ``office`` on a desktop screen in English, logged in by session cookie."""
+    """A clerk of ``office`` on a desktop screen in English, logged in through the login
+    page with password and authenticator code."""
     clerk = User.objects.create_user(email=f"clerk-{office.code}@test.example.org")
     office.clerks.add(clerk)
-    client = Client()
-    client.force_login(clerk)
     page = new_page(locale="en-US")
     page.set_viewport_size(DESKTOP)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    staff_sign_in(page, clerk)
     return page, clerk
 
 

@@ -93,6 +93,7 @@ def test_clerk_marks_a_no_show_after_the_window_started(day_of_bookings, clerk_a
     html = client.post(url, {"action": "no_show"}, follow=True).content.decode()
     assert "The window has not started yet." in html
     time_machine.move_to(datetime.datetime(2030, 1, 7, 11, 20, tzinfo=SH))
+    client = signed_in(clerk_a)  # a staff session ends after 30 minutes idle
     client.post(url, {"action": "no_show"})
     assert Booking.objects.get(pk=bookings["eleven"].pk).status == "no_show"
     assert AuditEntry.objects.filter(action="no_show", clerk=clerk_a).count() == 1

@@ -12,6 +12,7 @@ from appointments.models import Booking, Slot
 from counter import services as counter_services
 from counter.models import AuditEntry, Inspection, PlateNumber, PlateRegistration
 from registration.models import EBike, User
+from tests.personas import staff_login
 
 BEFORE = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 # During the bookings' 09:00-10:00 window on their day: plates are issued then.
@@ -169,7 +170,7 @@ def test_counter_page_registers_and_prints_the_slip(checked_in, clerk_a_client):
 def test_counter_page_records_a_failed_inspection_for_the_resident(checked_in, client):
     office, clerk, make = checked_in
     booking = make()
-    client.force_login(clerk)
+    staff_login(client, clerk)
     url = f"/counter/{office.code}/bookings/{booking.code}/"
     client.post(url, {"action": "register", "failed": ["invoice", "standard"]})
     slip = client.get(url + "slip/", HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -13,6 +13,7 @@ from appointments import capacity
 from offices import services
 from offices.models import Complaint
 from registration.models import User
+from tests.personas import staff_login
 
 # After the complaint's incident day (2026-01-05), before the plan's first day (2031-01-06);
 # sessions are made at this moment too.
@@ -88,7 +89,7 @@ def test_staff_without_permissions_are_refused_on_the_supervision_pages(db, make
     )
     staff = User.objects.create_user(email="staff@test.example.org", is_staff=True)
     client = Client()
-    client.force_login(staff)
+    staff_login(client, staff)
     for url in [
         reverse("admin:appointments_booking_statistics"),
         reverse("admin:counter_auditentry_log"),

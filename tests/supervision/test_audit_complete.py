@@ -25,6 +25,7 @@ from registration.models import User
 from supervision.audit_log import audit_log_search
 from supervision.stats import clerk_counts
 from tests.conftest import make_id_number
+from tests.personas import staff_login
 from tests.supervision.test_admin import office_form
 
 URL = "/admin/counter/auditentry/log/"
@@ -41,7 +42,7 @@ def clock(time_machine):
 
 def reader(user, language: str) -> Client:
     client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(user)
+    staff_login(client, user)
     return client
 
 

@@ -31,6 +31,8 @@ class Command(BaseCommand):
             vao = self._office(dict(demo.DEMO_VAO))
             admin = self._user(demo.DEMO_ACCOUNTS["admin"], is_staff=True, is_superuser=True)
             clerk = self._user(demo.DEMO_ACCOUNTS["clerk"])
+            for staff in (admin, clerk):  # staff sign in with a second factor
+                demo.demo_totp_ensure(staff)
             resident_user = self._user(
                 demo.DEMO_ACCOUNTS["resident"],
                 phone=demo.DEMO_RESIDENT["phone"],
@@ -60,6 +62,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:9} {email} / {demo.DEMO_PASSWORD}")
         self.stdout.write(f"  admin site: /admin/ (as {admin.email})")
         self.stdout.write(f"  counter:    /counter/ (as {clerk.email})")
+        self.stdout.write(
+            "  staff also enter the authenticator code: manage.py demo_code prints it"
+        )
 
     def _office(self, spec: dict) -> Office:
         # Created once; later runs leave an admin's edits to the demo offices alone.
