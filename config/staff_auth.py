@@ -79,6 +79,8 @@ REAUTHENTICATION_REQUIRED = [
     Sensitive("admin:offices_office_change"),
     # "Release now" (and the release schedule) on the capacity overview.
     Sensitive("admin:offices_office_overview", methods=frozenset({"POST"})),
+    # Moving an ID number to another account at the counter.
+    Sensitive("counter_identity", methods=frozenset({"POST"})),
     # The counter's booking page shows the resident's full ID number.
     Sensitive("counter_booking", methods=frozenset({"GET", "HEAD"}), idle=True),
 ]

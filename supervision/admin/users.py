@@ -18,6 +18,7 @@ writes every change to the audit log; each is also a security event
 
 from allauth.account.admin import EmailAddressAdmin
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
@@ -196,3 +197,45 @@ class SuperuserGroupAdmin(DjangoGroupAdmin):
 
 admin.site.unregister(Group)
 admin.site.register(Group, SuperuserGroupAdmin)
+
+
+class SuperuserAuthenticatorAdmin(admin.ModelAdmin):
+    """Second factors: a superuser sees who has which and deletes a lost one (the person
+    enrols again at their next sign-in); nobody adds or edits one here, and the secret
+    (``data``) is never shown. Staff with the model's permissions could otherwise remove an
+    admin's second factor."""
+
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    fields = ("user", "type", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def delete_model(self, request, obj):
+        owner, kind = obj.user_id, obj.type
+        super().delete_model(request, obj)
+        security_event(
+            "mfa_authenticator_removed", request=request, owner=owner, type=kind, by="admin"
+        )
+
+    def delete_queryset(self, request, queryset):
+        for authenticator in queryset:
+            self.delete_model(request, authenticator)
+
+
+admin.site.unregister(Authenticator)
+admin.site.register(Authenticator, SuperuserAuthenticatorAdmin)

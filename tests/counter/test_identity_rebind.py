@@ -118,7 +118,7 @@ def test_the_counter_moves_the_id_number_to_the_holders_account(
     assert sms.phone == "+8613700001111"
     assert SQUATTED[-4:] in sms.text and SQUATTED[:14] not in sms.text
     assert office_a.name in sms.text
-    events = [r.security for r in security_events]
+    events = [r.security for r in security_events if r.security["event"] == "id_rebound"]
     assert [(e["event"], e["old_user"], e["new_user"]) for e in events] == [
         ("id_rebound", squatter.pk, holder.pk)
     ]
