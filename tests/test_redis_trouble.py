@@ -32,6 +32,7 @@ from tests.appointments.test_notifications_redis_down import (
     stop,
 )
 from tests.conftest import REQUIRE_SERVICES, wait_until
+from tests.altcha_helper import with_altcha
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime.datetime(2030, 1, 6, 10, 0, tzinfo=TZ)  # a Sunday morning
@@ -141,7 +142,9 @@ def test_login_code_is_refused_clearly_with_redis_out(private_redis, how, consol
     fault(private_redis, how)
     browser = client()
     response, took = timed(
-        lambda: browser.post("/accounts/login/code/", {"phone": "13911112222"}, follow=True)
+        lambda: browser.post(
+            "/accounts/login/code/", with_altcha({"phone": "13911112222"}), follow=True
+        )
     )
     assert response.status_code == 200
     assert took < BUDGET, f"the code request took {took:.2f}s"
@@ -159,7 +162,7 @@ def test_signup_works_with_redis_out(private_redis, how, console_sms):
     response, took = timed(
         lambda: browser.post(
             "/accounts/signup/",
-            {"email": "new@example.org", "password1": PASSWORD, "password2": PASSWORD},
+            with_altcha({"email": "new@example.org", "password1": PASSWORD, "password2": PASSWORD}),
         )
     )
     assert response.status_code == 302, response.content.decode()[:500]
@@ -168,7 +171,9 @@ def test_signup_works_with_redis_out(private_redis, how, console_sms):
 
     # By phone the account is made, but the verification text is refused, and said so.
     response, took = timed(
-        lambda: client().post("/accounts/signup/", {"phone": "139-0000-0061"}, follow=True)
+        lambda: client().post(
+            "/accounts/signup/", with_altcha({"phone": "139-0000-0061"}), follow=True
+        )
     )
     assert response.status_code == 200
     assert took < BUDGET, f"sign-up took {took:.2f}s"
@@ -218,7 +223,7 @@ def test_pages_and_booking_work_with_redis_out(
 @pytest.mark.django_db
 def test_login_code_is_sent_while_redis_answers(private_redis, console_sms):
     User.objects.create_user(phone="+8613911112222", phone_verified=True)
-    response = client().post("/accounts/login/code/", {"phone": "13911112222"})
+    response = client().post("/accounts/login/code/", with_altcha({"phone": "13911112222"}))
     assert response.status_code == 302
     assert [m.phone for m in console_sms] == ["+8613911112222"]
 
