@@ -21,3 +21,12 @@ def altcha_payload() -> str:
 def with_altcha(data: dict) -> dict:
     """Return ``data`` (a form's POST) with a fresh ALTCHA payload added."""
     return {**data, "altcha": altcha_payload()}
+
+
+def wait_for_altcha(page) -> None:
+    """In a browser test, wait until the invisible widget on the page has solved its
+    challenge (its payload is in the form), as a person's browser does while they type."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('altcha-widget')].every("
+        "w => new FormData(w.closest('form')).get('altcha'))"
+    )
