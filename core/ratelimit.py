@@ -14,9 +14,11 @@ Every refusal, allauth's ``RateLimited`` raised anywhere or a budget of ours, is
 by ``rate_limited`` (templates/429.html, both languages, ``Retry-After``), never a 500.
 """
 
+import contextlib
 import datetime
 import hashlib
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 
 from allauth.core.exceptions import RateLimited
@@ -97,10 +99,10 @@ def budget_consume(name: str, key: str, *, limit: int, period: str, now: datetim
         logger.warning("budget %s not counted: %s", name, exc.__class__.__name__)
         return True
     if count > limit:
-        try:
-            cache.decr(cache_key)  # a refused hit does not count: the window stays at limit
-        except Exception:  # noqa: BLE001, S110 - best effort; only makes the limit stricter
-            pass
+        # A refused hit does not count: the window stays at its limit (best effort: if
+        # this fails the limit is only stricter).
+        with contextlib.suppress(Exception):
+            cache.decr(cache_key)
         return False
     return True
 
@@ -138,7 +140,7 @@ class RateLimitedMiddleware:
     """Answer ``RateLimited`` raised from any view (allauth raises it inside flows that
     do not catch it, e.g. a repeated phone sign-up) with the 429 page."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -1,11 +1,13 @@
 """django-allauth adapter: phone numbers live on our User, SMS goes through registration.sms."""
 
+import contextlib
 import logging
 
 from allauth.account import app_settings as allauth_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -31,10 +33,8 @@ class AccountAdapter(DefaultAccountAdapter):
         # allauth keys failed logins on the e-mail or username; a phone login has neither,
         # so every phone login would share one counter (and one lock-out).
         if phone := credentials.get("phone"):
-            try:
+            with contextlib.suppress(ValidationError):  # counted under what was typed
                 phone = normalize_mobile(phone)
-            except Exception:  # noqa: BLE001, S110 - counted under what was typed
-                pass
             return f"phone:{phone}"
         return super()._get_login_attempts_cache_key(request, **credentials)
 

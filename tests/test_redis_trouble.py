@@ -25,6 +25,7 @@ from appointments.models import Booking, Slot
 from core import cache as cache_backend
 from registration import services as registration_services
 from registration.models import User
+from tests.altcha_helper import with_altcha
 from tests.appointments.test_notifications_redis_down import (
     celery_broker,
     free_port,
@@ -32,7 +33,6 @@ from tests.appointments.test_notifications_redis_down import (
     stop,
 )
 from tests.conftest import REQUIRE_SERVICES, wait_until
-from tests.altcha_helper import with_altcha
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime.datetime(2030, 1, 6, 10, 0, tzinfo=TZ)  # a Sunday morning

@@ -20,8 +20,8 @@ from appointments.models import Slot
 from registration import services as registration_services
 from registration import sms
 from registration.models import EBike, Resident, User
-from tests.conftest import make_id_number
 from tests.altcha_helper import with_altcha
+from tests.conftest import make_id_number
 
 NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
 ID_CHECKSUM_ERROR = "This ID number's check character is wrong; please check for a typing mistake."

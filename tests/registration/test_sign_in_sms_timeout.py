@@ -14,8 +14,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from registration.models import User
-from tests.sms_gateway import sms_gateway_fixture  # noqa: F401 - the sms_gateway fixture
 from tests.altcha_helper import with_altcha
+from tests.sms_gateway import sms_gateway_fixture  # noqa: F401 - the sms_gateway fixture
 
 pytestmark = pytest.mark.django_db
 
