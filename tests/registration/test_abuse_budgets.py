@@ -83,11 +83,14 @@ def test_five_wrong_passwords_lock_that_number_only(db):
 
 def test_the_lock_holds_however_the_number_is_written(db):
     make_phone_user(3, password=PASSWORD)
+    make_phone_user(4, password=PASSWORD)
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     for login in ["13900000003", "139 0000 0003", "+8613900000003", "139-0000-0003", "13900000003"]:
         client.post("/accounts/login/", {"login": login, "password": "wrong"})
     locked = client.post("/accounts/login/", {"login": "13900000003", "password": PASSWORD})
     assert "Too many failed login attempts" in locked.content.decode()
+    other = client.post("/accounts/login/", {"login": "13900000004", "password": PASSWORD})
+    assert other.status_code == 302
 
 
 # --- item 3: per-address limits use the client's address behind the proxy ------------------
@@ -117,6 +120,8 @@ def test_without_a_trusted_proxy_the_header_is_ignored(db, settings):
     settings.ACCOUNT_RATE_LIMITS = {"login": "2/m/ip"}
     statuses = [login_attempt(f"203.0.113.{n}").status_code for n in range(1, 4)]
     assert statuses == [200, 200, 429]  # all from REMOTE_ADDR, whatever the header says
+    # ... and the refusal is our 429 page (allauth's own is a bare one without our layout).
+    assert 'class="site-header"' in login_attempt("203.0.113.9").content.decode()
 
 
 # --- item 4: the SMS cost budget -------------------------------------------------------
