@@ -2,12 +2,14 @@
 addresses behind the proxy, the SMS cost budget, the 429 page and the proof of work."""
 
 import datetime
+import importlib.util
 import logging
 import re
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.test import Client
 
@@ -334,3 +336,14 @@ def test_the_widget_is_invisible_and_its_script_is_ours(db, url):
     assert scripts == ['<script type="module" src="/static/altcha_django/altcha.min.js">']
     assert "<script>" not in html  # nothing inline
     assert Client().get("/static/altcha_django/altcha.min.js").status_code == 200
+
+
+def test_the_vendored_widget_css_is_the_one_its_script_carries():
+    spec = importlib.util.spec_from_file_location(
+        "extract_altcha_css", django_settings.BASE_DIR / "scripts" / "extract_altcha_css.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TARGET.read_text(encoding="utf-8") == module.expected(), (
+        "altcha-django was upgraded: run scripts/extract_altcha_css.py"
+    )
