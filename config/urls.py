@@ -9,6 +9,8 @@ from offices import views as office_views
 
 # A lost database outside a view (e.g. saving the session) is a 503 page, not a 500.
 handler500 = "config.overload.server_error"
+# Every rate-limit refusal, allauth's included (it renders ROOT_URLCONF.handler429), is this page.
+handler429 = "core.ratelimit.rate_limited"
 
 urlpatterns = [
     path("", office_views.home, name="home"),

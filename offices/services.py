@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.errors import DomainError
 from registration.models import User
@@ -392,14 +393,38 @@ def complaint_file(
         raise ComplaintError(
             _("The date of the incident cannot be in the future."), code="incident_date"
         )
-    return Complaint.objects.create(
-        user=user,
-        office=office,
-        category=category,
-        incident_date=incident_date,
-        text=text[: Complaint.TEXT_MAX_LENGTH],
-        created_at=now,
-    )
+    # One account's complaints are counted and written under a lock on its row, so
+    # parallel posts cannot slip past the daily limit.
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        limit = settings.COMPLAINT_LIMIT_PER_OFFICE_PER_DAY
+        day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        filed_today = Complaint.objects.filter(
+            user=user,
+            office=office,
+            created_at__gte=day_start,
+            created_at__lt=day_start + datetime.timedelta(days=1),
+        ).count()
+        if limit and filed_today >= limit:
+            raise ComplaintError(
+                ngettext(
+                    "You have already sent %(count)d complaint about this service point today. "
+                    "Please add anything new tomorrow.",
+                    "You have already sent %(count)d complaints about this service point today. "
+                    "Please add anything new tomorrow.",
+                    filed_today,
+                )
+                % {"count": filed_today},
+                code="too_many",
+            )
+        return Complaint.objects.create(
+            user=user,
+            office=office,
+            category=category,
+            incident_date=incident_date,
+            text=text[: Complaint.TEXT_MAX_LENGTH],
+            created_at=now,
+        )
 
 
 def complaint_answer(

@@ -25,18 +25,21 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
     if code := request.GET.get("office"):
         initial["office"] = Office.objects.filter(code=code).first()
     form = ComplaintForm(request.POST or None, initial=initial)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             services.complaint_file(user=request.user, **form.cleaned_data)
         except services.ComplaintError as exc:
             form.add_error(exc.code if exc.code in form.fields else None, exc.message)
+            if exc.code == "too_many":
+                status = 429
         else:
             messages.success(
                 request,
                 _("Your complaint was received. The supervisors will read it and answer here."),
             )
             return redirect("complaint_list")
-    return render(request, "offices/complaint_form.html", {"form": form})
+    return render(request, "offices/complaint_form.html", {"form": form}, status=status)
 
 
 @login_required

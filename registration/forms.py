@@ -1,6 +1,9 @@
 import re
 
+from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCodeForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from altcha_django.forms import AltchaField
+from altcha_django.widgets import AltchaWidget
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -28,8 +31,24 @@ class ChineseMobileField(forms.CharField):
         return normalize_mobile(value) if value else value
 
 
+class ProofOfWorkWidget(AltchaWidget):
+    """altcha_django's widget, with its script tag beside it: allauth's pages render
+    forms with ``as_p``, never ``form.media``. The script is the one the package vendors,
+    served from our static files; nothing inline."""
+
+    template_name = "registration/altcha_widget.html"
+
+
+def proof_of_work_field() -> AltchaField:
+    """An invisible ALTCHA proof of work: the browser solves it as the page loads (a
+    fraction of a second), a script sending thousands of requests pays for each one."""
+    return AltchaField(widget=ProofOfWorkWidget, auto="onload", display="invisible")
+
+
 class SignupForm(AllauthSignupForm):
     """Sign up with a mobile number (verified by SMS code) or with e-mail and password."""
+
+    altcha = proof_of_work_field()
 
     def clean(self):
         data = super().clean()
@@ -39,6 +58,12 @@ class SignupForm(AllauthSignupForm):
         if email and not phone and not data.get("password1") and not self.has_error("password1"):
             self.add_error("password1", _("Choose a password to sign in with your e-mail."))
         return data
+
+
+class RequestLoginCodeForm(AllauthRequestLoginCodeForm):
+    """allauth's "send me a code" form, with the proof of work: each SMS costs money."""
+
+    altcha = proof_of_work_field()
 
 
 class ResidentForm(forms.Form):

@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from core.ratelimit import DAY, HOUR, budget_consume
 
 from . import crypto
 from .idnumber import normalize_mobile, parse_id_number
@@ -96,6 +97,39 @@ def id_keys_rotate(*, hash_key: str | None = None) -> int:
     return len(residents)
 
 
+class TooManyIdClaims(RegistrationError):
+    code = "too_many_claims"
+
+
+def id_claim_consume(*, user: User, client: str, now: datetime.datetime | None = None) -> None:
+    """Count one attempt to enter an ID number on a profile, per account (an hour) and per
+    client address (a day); raise TooManyIdClaims once either budget is spent.
+
+    Whether a number is registered must not be cheap to learn: every attempt counts,
+    whatever its outcome."""
+    now = now or timezone.now()
+    allowed = budget_consume(
+        "id_claim_user",
+        str(user.pk),
+        limit=settings.ID_CLAIM_LIMIT_PER_ACCOUNT_PER_HOUR,
+        period=HOUR,
+        now=now,
+    ) and budget_consume(
+        "id_claim_client",
+        client,
+        limit=settings.ID_CLAIM_LIMIT_PER_CLIENT_PER_DAY,
+        period=DAY,
+        now=now,
+    )
+    if not allowed:
+        raise TooManyIdClaims(
+            _(
+                "Too many attempts to enter an ID number. Please try again later, or come "
+                "to a service point with your resident ID card."
+            )
+        )
+
+
 def resident_create(
     *,
     real_name: str,
@@ -124,7 +158,11 @@ def resident_create(
     except IntegrityError:
         if resident_find_by_id_number(parsed.number) is not None:
             raise IdNumberTaken(
-                _("This ID number is already registered to another account."), code="id_taken"
+                _(
+                    "This ID number is already registered to another account. If it is "
+                    "yours, come to a service point with your resident ID card."
+                ),
+                code="id_taken",
             ) from None
         raise
 

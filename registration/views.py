@@ -5,8 +5,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.security import client_address, security_event
+
 from . import selectors, services
 from .forms import EBikeForm, ResidentForm, ResidentUpdateForm
+from .idnumber import mask_id_number
 from .models import EBike
 
 
@@ -27,15 +30,24 @@ def profile(request: HttpRequest) -> HttpResponse:
     resident = selectors.resident_for_user(request.user)
     if resident is None:
         form = ResidentForm(request.POST or None, initial={"phone": request.user.phone or ""})
+        status = 200
         if request.method == "POST" and form.is_valid():
             try:
+                services.id_claim_consume(user=request.user, client=client_address(request))
                 services.resident_create(user=request.user, **form.cleaned_data)
+            except services.TooManyIdClaims as exc:
+                security_event("id_claim_refused", request=request)
+                form.add_error(None, exc.message)
+                status = 429
             except services.RegistrationError as exc:
+                if exc.code == "id_taken":
+                    masked = mask_id_number(form.cleaned_data["id_number"])
+                    security_event("id_claim_taken", request=request, id_masked=masked)
                 _add_service_error(form, exc, {"id_taken": "id_number", "real_name": "real_name"})
             else:
                 messages.success(request, _("Your details are saved. Now add your e-bike."))
                 return redirect("ebike_add")
-        return render(request, "registration/profile_new.html", {"form": form})
+        return render(request, "registration/profile_new.html", {"form": form}, status=status)
 
     form = ResidentUpdateForm(
         request.POST or None,

@@ -387,7 +387,9 @@ def integrity_flags(
             incident_date__gte=start, incident_date__lte=end, office__in=list(office_by_pk)
         )
         .values_list("office_id")
-        .annotate(n=Count("id"))
+        # People who complained, not complaints: one account filing forty cannot flag an
+        # office (and offices.services limits how many it files).
+        .annotate(n=Count("user", distinct=True))
         .order_by()
     )
     flags: list[Flag] = []

@@ -446,3 +446,32 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Abuse budgets (issue #13; docs/security.md, "Rate limits and budgets") --------------
+# allauth's own limits (ACCOUNT_RATE_LIMITS, its defaults: login 30/m/ip, failed logins
+# 10/m/ip and 5/300s per e-mail or phone, sign-up 20/m/ip, login code 20/m/ip and 3/m per
+# number, phone verification 1/30s per number and 3/m/ip) count per client address as
+# core.security.client_address reads it (set TRUSTED_PROXY_COUNT behind a proxy). The
+# budgets below are ours (core.ratelimit), fixed windows of a local hour or day; 0 turns
+# one off.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1,
+    "core.ratelimit.RateLimitedMiddleware",  # any RateLimited -> the 429 page, not a 500
+)
+ACCOUNT_FORMS["request_login_code"] = "registration.forms.RequestLoginCodeForm"
+# The lifetime of a code, which the SMS states (registration.adapter derives its text).
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = env_int("LOGIN_CODE_TIMEOUT_SECONDS", 180, minimum=60)
+ACCOUNT_PHONE_VERIFICATION_TIMEOUT = env_int("PHONE_CODE_TIMEOUT_SECONDS", 900, minimum=60)
+# Seconds the 429 page asks to wait when allauth's limiter (which does not say) refused.
+RATE_LIMIT_RETRY_AFTER = env_int("RATE_LIMIT_RETRY_AFTER", 60, minimum=1)
+# SMS cost budget (registration.sms_budget): text messages to one number per local day,
+# requested from one client address per local day, and sent city-wide per local hour (the
+# admin index shows this hour's count).
+SMS_LIMIT_PER_NUMBER_PER_DAY = env_int("SMS_LIMIT_PER_NUMBER_PER_DAY", 10)
+SMS_LIMIT_PER_CLIENT_PER_DAY = env_int("SMS_LIMIT_PER_CLIENT_PER_DAY", 100)
+SMS_LIMIT_CITY_PER_HOUR = env_int("SMS_LIMIT_CITY_PER_HOUR", 3000)
+# Attempts to enter an ID number on the profile (registration.views.profile).
+ID_CLAIM_LIMIT_PER_ACCOUNT_PER_HOUR = env_int("ID_CLAIM_LIMIT_PER_ACCOUNT_PER_HOUR", 5)
+ID_CLAIM_LIMIT_PER_CLIENT_PER_DAY = env_int("ID_CLAIM_LIMIT_PER_CLIENT_PER_DAY", 20)
+# Complaints one account may file against one office per local day.
+COMPLAINT_LIMIT_PER_OFFICE_PER_DAY = env_int("COMPLAINT_LIMIT_PER_OFFICE_PER_DAY", 3)

@@ -10,6 +10,9 @@ from .base import DATABASES, DB_TIMEOUTS, env, env_bool, postgres_timeout_option
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 ALTCHA_HMAC_SECRET = "test-altcha-secret-not-for-production"  # noqa: S105
+# A tenth of the default proof of work (PBKDF2 rounds per try): tests/altcha_helper.py solves
+# one challenge per sign-up or code request, on two shared cores. Same checks, less work.
+ALTCHA_CHALLENGE = {"cost": 500}
 ID_HASH_KEY = "test-id-hash-key"
 ID_ENCRYPTION_KEYS = ["dGVzdC1pZC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcyE="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -15,6 +15,7 @@ from django.test import Client
 from appointments.models import Booking, Slot
 from registration import services as registration_services
 from registration.models import EBike, Resident, User
+from tests.altcha_helper import wait_for_altcha
 from tests.browser.conftest import (
     CHROMIUM,
     assert_no_horizontal_scroll,
@@ -92,6 +93,7 @@ def test_journey_in_chinese_with_phone_signup(new_page, released_day):
     page.goto("/accounts/signup/")
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     page.fill("#id_phone", phone)
+    wait_for_altcha(page)  # the invisible proof of work, solved by the page itself
     page.locator(SIGNUP_SUBMIT).click()
     page.wait_for_selector("input[name=code]")
     page.fill("input[name=code]", sms_code(phone))
@@ -134,6 +136,7 @@ def test_journey_in_english_with_email_signup(new_page, released_day):
     page.fill("#id_email", "resident@example.org")
     page.fill("#id_password1", "a-long-Passphrase-42")
     page.fill("#id_password2", "a-long-Passphrase-42")
+    wait_for_altcha(page)  # the invisible proof of work, solved by the page itself
     page.locator(SIGNUP_SUBMIT).click()
 
     id_number = make_id_number(birth="19760722", seq="318")

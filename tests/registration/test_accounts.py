@@ -9,6 +9,7 @@ from django.test import Client
 
 from registration import sms
 from registration.models import User
+from tests.altcha_helper import with_altcha
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,7 @@ def last_code(phone: str) -> str:
 def test_login_by_sms_code_with_a_bare_11_digit_number(db):
     user = User.objects.create_user(phone="+8613911112222", phone_verified=True)
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    response = client.post("/accounts/login/code/", {"phone": "139 1111 2222"})
+    response = client.post("/accounts/login/code/", with_altcha({"phone": "139 1111 2222"}))
     assert response.status_code == 302
     code = last_code("+8613911112222")
     response = client.post(response["Location"], {"code": code})
@@ -39,7 +40,7 @@ def test_login_by_sms_code_with_a_bare_11_digit_number(db):
 def test_wrong_sms_code_does_not_log_in(db):
     User.objects.create_user(phone="+8613911113333", phone_verified=True)
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    response = client.post("/accounts/login/code/", {"phone": "13911113333"})
+    response = client.post("/accounts/login/code/", with_altcha({"phone": "13911113333"}))
     code = last_code("+8613911113333")
     wrong = f"{(int(code) + 1) % 1000000:06d}"
     response = client.post(response["Location"], {"code": wrong})
@@ -102,7 +103,8 @@ def test_signup_by_phone_is_rate_limited(db, settings):
     settings.ACCOUNT_RATE_LIMITS = {"signup": "3/m/ip"}
     client = Client()
     statuses = [
-        client.post("/accounts/signup/", {"phone": f"1390000{n:04d}"}).status_code for n in range(5)
+        client.post("/accounts/signup/", with_altcha({"phone": f"1390000{n:04d}"})).status_code
+        for n in range(5)
     ]
     assert statuses[:3] == [302, 302, 302]
     assert 429 in statuses[3:]
@@ -113,7 +115,9 @@ def test_an_sms_gateway_outage_is_explained_not_a_server_error(db, settings):
     settings.SMS_GATEWAY_URL = "http://127.0.0.1:9/sms/send"  # the discard port: nobody
     User.objects.create_user(phone="+8613911114444", phone_verified=True)
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    response = client.post("/accounts/login/code/", {"phone": "13911114444"}, follow=True)
+    response = client.post(
+        "/accounts/login/code/", with_altcha({"phone": "13911114444"}), follow=True
+    )
     assert response.status_code == 200
     assert "could not be sent just now" in response.content.decode()
     assert not client.get("/me/").wsgi_request.user.is_authenticated

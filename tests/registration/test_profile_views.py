@@ -20,6 +20,7 @@ from appointments.models import Slot
 from registration import services as registration_services
 from registration import sms
 from registration.models import EBike, Resident, User
+from tests.altcha_helper import with_altcha
 from tests.conftest import make_id_number
 
 NOW = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
@@ -359,7 +360,8 @@ def test_console_backend_logs_the_phone_masked(settings, caplog):
 
 def test_signup_needs_a_phone_or_an_email(db, console_sms):
     response = Client(HTTP_ACCEPT_LANGUAGE="en").post(
-        "/accounts/signup/", {"phone": "", "email": "", "password1": "", "password2": ""}
+        "/accounts/signup/",
+        with_altcha({"phone": "", "email": "", "password1": "", "password2": ""}),
     )
     assert response.status_code == 200
     assert "Enter a mobile number or an e-mail address." in response.content.decode()
@@ -369,7 +371,7 @@ def test_signup_needs_a_phone_or_an_email(db, console_sms):
 
 def test_signup_with_email_needs_a_password(db, console_sms):
     response = Client(HTTP_ACCEPT_LANGUAGE="en").post(
-        "/accounts/signup/", {"email": "someone@example.org"}
+        "/accounts/signup/", with_altcha({"email": "someone@example.org"})
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -380,11 +382,13 @@ def test_signup_with_email_needs_a_password(db, console_sms):
 def test_signup_with_email_and_password_works(db, console_sms):
     response = Client(HTTP_ACCEPT_LANGUAGE="en").post(
         "/accounts/signup/",
-        {
-            "email": "Someone@Example.org",
-            "password1": "a-long-Passphrase-42",
-            "password2": "a-long-Passphrase-42",
-        },
+        with_altcha(
+            {
+                "email": "Someone@Example.org",
+                "password1": "a-long-Passphrase-42",
+                "password2": "a-long-Passphrase-42",
+            }
+        ),
     )
     assert response.status_code == 302
     user = User.objects.get()
@@ -394,7 +398,7 @@ def test_signup_with_email_and_password_works(db, console_sms):
 
 def test_phone_only_signup_creates_the_user_and_texts_a_six_digit_code(db, console_sms):
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    response = client.post("/accounts/signup/", {"phone": "139-0000-0061"})
+    response = client.post("/accounts/signup/", with_altcha({"phone": "139-0000-0061"}))
     assert response.status_code == 302
     assert response["Location"] == "/accounts/phone/verify/"
     user = User.objects.get()
@@ -417,7 +421,9 @@ def test_phone_only_signup_creates_the_user_and_texts_a_six_digit_code(db, conso
 
 
 def test_phone_signup_refuses_a_number_that_is_not_a_mainland_mobile(db, console_sms):
-    response = Client(HTTP_ACCEPT_LANGUAGE="en").post("/accounts/signup/", {"phone": "12345"})
+    response = Client(HTTP_ACCEPT_LANGUAGE="en").post(
+        "/accounts/signup/", with_altcha({"phone": "12345"})
+    )
     assert response.status_code == 200
     assert "Enter an 11-digit Chinese mobile number starting with 1." in response.content.decode()
     assert not User.objects.exists()

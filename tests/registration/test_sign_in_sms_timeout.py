@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from registration.models import User
+from tests.altcha_helper import with_altcha
 from tests.sms_gateway import sms_gateway_fixture  # noqa: F401 - the sms_gateway fixture
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,9 @@ def test_a_hanging_gateway_gives_a_quick_try_again_on_login(sms_gateway):
     sms_gateway.mode = "slow:30"
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     started = time.perf_counter()
-    response = client.post("/accounts/login/code/", {"phone": "13911115555"}, follow=True)
+    response = client.post(
+        "/accounts/login/code/", with_altcha({"phone": "13911115555"}), follow=True
+    )
     elapsed = time.perf_counter() - started
     assert response.status_code == 200
     assert "could not be sent just now. Please try again later." in response.content.decode()
@@ -45,7 +48,9 @@ def test_a_hanging_gateway_gives_a_quick_try_again_on_login(sms_gateway):
 def test_a_hanging_gateway_gives_a_quick_try_again_on_signup(sms_gateway):
     sms_gateway.mode = "slow:30"
     started = time.perf_counter()
-    response = Client().post("/accounts/signup/", {"phone": "13911116666"}, follow=True)
+    response = Client().post(
+        "/accounts/signup/", with_altcha({"phone": "13911116666"}), follow=True
+    )
     elapsed = time.perf_counter() - started
     assert response.status_code == 200
     assert "短信暂时无法发送" in response.content.decode()
@@ -56,7 +61,7 @@ def test_a_hanging_gateway_gives_a_quick_try_again_on_signup(sms_gateway):
 def test_the_code_reaches_the_person_when_the_gateway_is_fine(sms_gateway):
     user = User.objects.create_user(phone="+8613911117777", phone_verified=True)
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    response = client.post("/accounts/login/code/", {"phone": "13911117777"})
+    response = client.post("/accounts/login/code/", with_altcha({"phone": "13911117777"}))
     assert response.status_code == 302
     [request] = sms_gateway.requests
     assert request.phone == "+8613911117777"

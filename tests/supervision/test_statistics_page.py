@@ -90,7 +90,7 @@ def test_weeks_clerks_and_flags_on_the_page(city, admin_client):
     ]
     html = response.content.decode()
     assert "1 priority walk-ins of 1 people served (100.0 %)" in html
-    assert "1 complaints for 2 people served (50.0 %)" in html
+    assert "Complaints from 1 people for 2 people served (50.0 %)" in html
     # The flags link to the records behind them.
     assert f"/admin/counter/auditentry/log/?clerk={city.c2.pk}&amp;action=check_in" in html
     assert f"/admin/offices/complaint/?office__id__exact={city.a.pk}" in html
