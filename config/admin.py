@@ -37,3 +37,4 @@ class SupervisorAdminSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
+
