@@ -10,6 +10,8 @@ the full product, so a walk stays well under two minutes.
 """
 
 import datetime
+import json
+import logging
 import random
 import re
 from collections.abc import Iterator
@@ -212,4 +214,116 @@ def world(make_office, make_person, settings):
 def test_no_url_answers_5xx_to_hostile_input(role, world):
     client = _client_for(role, world)
     failures = _walk(client, world, random.Random(f"hostile-{role}"))
-    assert failures == []
+    assert not failures, "\n".join(failures)
+
+
+# --- the inputs the attack report named (issue #13, items 5 and 12) ------------------
+
+
+class SecurityEvents(logging.Handler):
+    """The "security" logger's records (it does not propagate to the root)."""
+
+    def __init__(self):
+        super().__init__()
+        self.events: list[dict] = []
+
+    def emit(self, record):
+        self.events.append(record.security)
+
+
+@pytest.fixture
+def security_events():
+    handler = SecurityEvents()
+    logger = logging.getLogger("security")
+    logger.addHandler(handler)
+    yield handler.events
+    logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("code", [NUL, f"AB{NUL}CD", "x" * 10_000, "１２３４５６７８９０"])
+@pytest.mark.parametrize("suffix", ["", "print/", "calendar.ics", "move/"])
+def test_a_hostile_booking_code_is_a_404_for_the_resident(world, code, suffix, security_events):
+    client = _client_for("resident", world)
+    response = client.get(f"/bookings/{quote(code, safe='')}/{suffix}")
+    assert response.status_code == 404
+    assert client.post(f"/bookings/{quote(code, safe='')}/cancel/").status_code == 404
+    assert [e["event"] for e in security_events][:1] == ["booking_not_found"]
+    assert security_events[0]["user"] == world.resident.pk
+    assert security_events[0]["via"] == "resident"
+
+
+def test_the_resident_still_opens_their_booking_by_its_code_in_any_case(world):
+    client = _client_for("resident", world)
+    code = world.real["booking_code"][0]
+    assert client.get(f"/bookings/{code.lower()}/").status_code == 200
+
+
+@pytest.mark.parametrize("query", [NUL, f"ABC{NUL}DEF", "x" * 10_000, "٠١٢٣٤٥٦٧٨٩"])
+def test_a_hostile_counter_search_finds_nothing_and_is_logged(world, query, security_events):
+    client = _client_for("clerk", world)
+    response = client.post("/counter/office-a/", {"q": query})
+    assert response.status_code == 200
+    assert "No booking at this office matches." in response.content.decode()
+    [event] = [e for e in security_events if e["event"] == "booking_not_found"]
+    assert event["user"] == world.clerk.pk
+    assert event["office"] == "office-a"
+    assert query not in json.dumps(event)
+
+
+@pytest.mark.parametrize("code", [NUL, "ABCDEFGHJK", "x" * 10_000])
+def test_an_unknown_code_in_a_counter_address_is_a_logged_404(world, code, security_events):
+    client = _client_for("clerk", world)
+    for suffix in ("", "slip/"):
+        path = f"/counter/office-a/bookings/{quote(code, safe='')}/{suffix}"
+        assert client.get(path).status_code == 404
+    assert [e["via"] for e in security_events if e["event"] == "booking_not_found"] == [
+        "counter",
+        "counter",
+    ]
+
+
+def test_the_clerk_still_opens_a_booking_by_its_code(world, security_events):
+    client = _client_for("clerk", world)
+    code = world.real["booking_code"][0]
+    assert client.get(f"/counter/office-a/bookings/{code}/").status_code == 200
+    assert security_events == []
+
+
+@pytest.mark.parametrize("office", [NUL, "x" * 10_000, "１２３"])
+def test_a_hostile_office_in_the_complaint_form_is_ignored(world, office):
+    client = _client_for("resident", world)
+    response = client.get("/complaints/new/", {"office": office})
+    assert response.status_code == 200
+    assert 'name="office"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/appointments/booking/statistics/", "/admin/counter/auditentry/log/"],
+)
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "9999-12-01", "end": "9999-12-31"},
+        {"start": "9999-12-31", "end": "9999-12-31"},
+        {"start": "1999-12-31", "end": "2000-01-02"},
+    ],
+)
+def test_a_date_outside_2000_to_2099_is_a_form_error(world, url, query):
+    client = _client_for("superuser", world)
+    response = client.get(url, query)
+    assert response.status_code == 200
+    assert "Enter a date between 2000-01-01 and 2099-12-31." in response.content.decode()
+
+
+def test_the_last_day_of_the_range_is_still_accepted(world):
+    client = _client_for("superuser", world)
+    query = {"start": "2099-12-01", "end": "2099-12-31"}
+    response = client.get("/admin/appointments/booking/statistics/", query)
+    assert response.status_code == 200
+    assert "Enter a date between" not in response.content.decode()
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2100-01-01"])
+def test_an_office_day_out_of_range_is_a_404(world, day):
+    assert _client_for("anonymous", world).get(f"/offices/office-a/{day}/").status_code == 404
