@@ -273,6 +273,9 @@ if REDIS_URL:
             "LOCATION": env.str("CACHE_REDIS_URL", default=REDIS_URL),
             "KEY_PREFIX": "ebike",
             "OPTIONS": {
+                # Pickles read back from Redis may name only the app's own classes and
+                # plain types (core/cache.py, docs/security.md).
+                "serializer": "core.cache.RestrictedPickleSerializer",
                 "socket_connect_timeout": CACHE_TIMEOUT_MS / 1000,
                 "socket_timeout": CACHE_TIMEOUT_MS / 1000,
                 "RETRY_SECONDS": CACHE_RETRY_SECONDS,
