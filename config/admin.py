@@ -37,4 +37,3 @@ class SupervisorAdminSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
-

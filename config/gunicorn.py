@@ -20,6 +20,6 @@ accesslog = "-"
 # the WSGI environ (ebike.client, ebike.user_id), which gunicorn reads as %({key}e)s; no
 # header carries them, so nothing reaches the client. %(h)s stays the peer (the proxy).
 access_log_format = (
-    '%(t)s %(h)s client=%({ebike.client}e)s user=%({ebike.user_id}e)s '
+    "%(t)s %(h)s client=%({ebike.client}e)s user=%({ebike.user_id}e)s "
     '"%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
 )

@@ -158,12 +158,14 @@ def _walk(client: Client, world, rng: random.Random) -> list[str]:
             if n:
                 continue  # hostile path values: the GET says enough
             for hostile in [NUL, "9999-12-31", rng.choice(HOSTILE)]:
-                query = urlencode({key: hostile for key in QUERY_KEYS})
+                query = urlencode(dict.fromkeys(QUERY_KEYS, hostile))
                 check("GET", f"{path}?{query}", client.get(f"{path}?{query}"))
-            body = response.content.decode("utf-8", "replace") if response.status_code == 200 else ""
+            body = (
+                response.content.decode("utf-8", "replace") if response.status_code == 200 else ""
+            )
             fields = set(FIELD_NAME.findall(body)) - {"csrfmiddlewaretoken"}
             for hostile in [NUL, rng.choice(HOSTILE[1:])]:
-                data = {key: hostile for key in {*fields, *POST_KEYS}}
+                data = dict.fromkeys({*fields, *POST_KEYS}, hostile)
                 check("POST", path, client.post(path, data))
     return failures
 

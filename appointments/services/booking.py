@@ -315,9 +315,7 @@ def _booking_create(
     _check_slot_bookable(slot, now)
     if ebike is not None and ebike.resident_id != resident.pk:
         raise BookingError(_("This e-bike is not registered to you."))
-    has_room, until = _precheck(
-        slot.pk, resident.pk, slot.office_id, today=timezone.localdate(now)
-    )
+    has_room, until = _precheck(slot.pk, resident.pk, slot.office_id, today=timezone.localdate(now))
     if not has_room:
         raise SlotFull(_("This time window is fully booked."))
     if until is not None:

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LISTEN = """
 window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`);
+  window.__cspViolations.push(
+    `${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`
+  );
 });
 """
 
@@ -46,9 +48,11 @@ def _page_as(new_page, live_server, user=None):
     console: list[str] = []
     page.on(
         "console",
-        lambda message: console.append(message.text)
-        if "Content Security Policy" in message.text or "Refused to" in message.text
-        else None,
+        lambda message: (
+            console.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
     )
     page.csp_console = console
     return page

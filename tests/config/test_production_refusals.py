@@ -10,7 +10,9 @@ from .test_settings import GOOD_PRODUCTION_ENV, run_django
 
 @pytest.mark.parametrize("debug", ["true", "1", "yes"])
 def test_production_refuses_debug(debug):
-    result = run_django("config.settings.production", {**GOOD_PRODUCTION_ENV, "DEBUG": debug}, "check")
+    result = run_django(
+        "config.settings.production", {**GOOD_PRODUCTION_ENV, "DEBUG": debug}, "check"
+    )
     assert result.returncode != 0
     assert "DEBUG must be false in production" in result.stderr
 

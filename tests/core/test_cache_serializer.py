@@ -39,7 +39,10 @@ def test_a_planted_pickle_naming_another_callable_is_refused():
 def test_the_availability_snapshot_survives_the_real_cache(redis_url, make_office):
     cache = FailSafeRedisCache(
         redis_url,
-        {"KEY_PREFIX": "test-serializer", "OPTIONS": {"serializer": "core.cache.RestrictedPickleSerializer"}},
+        {
+            "KEY_PREFIX": "test-serializer",
+            "OPTIONS": {"serializer": "core.cache.RestrictedPickleSerializer"},
+        },
     )
     make_office()
     snapshot = selectors.availability(now=datetime.datetime(2030, 1, 6, 10, tzinfo=datetime.UTC))
