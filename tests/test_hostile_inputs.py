@@ -45,6 +45,7 @@ HOSTILE = [
     "\u202egpj.exe",
     "' OR 1=1 --",
 ]
+DATE_KEYS = ["start", "end", "date"]
 QUERY_KEYS = ["start", "end", "q", "code", "page", "office", "date", "next", "o", "p", "e"]
 # Field names every POST carries besides those the page's form names.
 POST_KEYS = ["q", "code", "slot", "ebike", "action", "ticket", "start", "end", "date", "office"]
@@ -136,6 +137,20 @@ def _fillings(pattern: str, real: dict[str, list[str]], rng: random.Random) -> l
     return paths
 
 
+def _queries(rng: random.Random) -> list[dict[str, str]]:
+    """Query strings for one page: every key hostile at once (NUL, then a sample), the
+    date keys alone at the ends of the calendar (other keys valid or absent, so a form
+    gets as far as the dates), and one key alone."""
+    return [
+        dict.fromkeys(QUERY_KEYS, NUL),
+        dict.fromkeys(QUERY_KEYS, rng.choice(HOSTILE)),
+        dict.fromkeys(DATE_KEYS, "9999-12-31"),
+        {"start": "9999-12-01", "end": "9999-12-31"},
+        dict.fromkeys(DATE_KEYS, rng.choice(["0001-01-01", "2026-02-30", "１２３"])),
+        {rng.choice(QUERY_KEYS): rng.choice(HOSTILE)},
+    ]
+
+
 FIELD_NAME = re.compile(r'name="([^"]+)"')
 
 
@@ -157,8 +172,8 @@ def _walk(client: Client, world, rng: random.Random) -> list[str]:
             check("GET", path, response)
             if n:
                 continue  # hostile path values: the GET says enough
-            for hostile in [NUL, "9999-12-31", rng.choice(HOSTILE)]:
-                query = urlencode(dict.fromkeys(QUERY_KEYS, hostile))
+            for params in _queries(rng):
+                query = urlencode(params)
                 check("GET", f"{path}?{query}", client.get(f"{path}?{query}"))
             body = (
                 response.content.decode("utf-8", "replace") if response.status_code == 200 else ""
