@@ -147,3 +147,27 @@ def test_the_access_log_says_dash_for_anonymous_visitors(db):
     line = _access_line(response.wsgi_request.META)
     assert "user=- " in line
     assert "210802198503151234" not in line  # still no query string
+
+
+@pytest.mark.parametrize(
+    ("language", "title"), [("en", "Not allowed"), ("zh-hans", "无权访问")]
+)
+def test_a_403_has_the_site_layout_in_both_languages(booking, clerk_b, language, title):
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(clerk_b)
+    response = client.get("/counter/office-a/")
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert f"<h1>{title}</h1>" in html
+    assert 'class="site-header"' in html
+
+
+@pytest.mark.parametrize(
+    ("language", "title"), [("en", "Page not found"), ("zh-hans", "页面不存在")]
+)
+def test_a_404_has_the_site_layout_in_both_languages(booking, language, title):
+    response = booking.client.get("/bookings/ABCDEFGHJK/", HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert f"<h1>{title}</h1>" in html
+    assert 'class="site-header"' in html
