@@ -4,8 +4,10 @@
 
 - ``Cache-Control: no-store, private`` (Django's ``add_never_cache_headers``) on every
   response to a signed-in person: their pages carry personal data (a booking, an ID number
-  at the counter), and the counter PCs are shared. Anonymous pages (home, availability,
-  office days) are left as they are, cacheable as before.
+  at the counter), and the counter PCs are shared. Also on the sign-in and sign-up pages
+  (``/accounts/``) for anyone: half-way through they show the mobile number a code went
+  to. Other anonymous pages (home, availability, office days) are left as they are,
+  cacheable as before.
 - ``Permissions-Policy``: no camera, microphone, geolocation, payment or USB anywhere; the
   camera only for the site itself on the counter pages (a QR scanner there).
 - A ``forbidden`` security event for every 403 answer (a view's PermissionDenied, a CSRF
@@ -26,6 +28,8 @@ from .security import client_address, security_event
 
 # Counter pages may use the camera (scanning a booking's QR code); nothing else may.
 COUNTER_PATH_PREFIX = "/counter/"
+# Sign-in, sign-up and their code pages: never stored, signed in or not.
+ACCOUNT_PATH_PREFIX = "/accounts/"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 COUNTER_PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
 
@@ -49,7 +53,7 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         signed_in = bool(user is not None and user.is_authenticated)
-        if signed_in:
+        if signed_in or request.path.startswith(ACCOUNT_PATH_PREFIX):
             add_never_cache_headers(response)  # no-cache, no-store, must-revalidate, private
         response.headers.setdefault("Permissions-Policy", permissions_policy(request.path))
         if response.status_code == 403:

@@ -71,6 +71,12 @@ def test_resident_pages_are_never_stored(booking, page):
     assert {"no-store", "private"} <= _no_store(response)
 
 
+def test_sign_in_pages_are_never_stored_even_for_anonymous_visitors(db):
+    response = Client().get("/accounts/login/")
+    assert response.status_code == 200
+    assert {"no-store", "private"} <= _no_store(response)
+
+
 @pytest.mark.parametrize("page", ["/", "/availability/"])
 def test_public_pages_for_anonymous_visitors_stay_cacheable(db, page):
     response = Client().get(page)
@@ -149,9 +155,7 @@ def test_the_access_log_says_dash_for_anonymous_visitors(db):
     assert "210802198503151234" not in line  # still no query string
 
 
-@pytest.mark.parametrize(
-    ("language", "title"), [("en", "Not allowed"), ("zh-hans", "无权访问")]
-)
+@pytest.mark.parametrize(("language", "title"), [("en", "Not allowed"), ("zh-hans", "无权访问")])
 def test_a_403_has_the_site_layout_in_both_languages(booking, clerk_b, language, title):
     client = Client(HTTP_ACCEPT_LANGUAGE=language)
     client.force_login(clerk_b)
