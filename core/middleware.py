@@ -53,7 +53,8 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         signed_in = bool(user is not None and user.is_authenticated)
-        if signed_in or request.path.startswith(ACCOUNT_PATH_PREFIX):
+        already = "no-store" in response.get("Cache-Control", "")  # e.g. the busy page's
+        if (signed_in or request.path.startswith(ACCOUNT_PATH_PREFIX)) and not already:
             add_never_cache_headers(response)  # no-cache, no-store, must-revalidate, private
         response.headers.setdefault("Permissions-Policy", permissions_policy(request.path))
         if response.status_code == 403:

@@ -14,7 +14,8 @@ if DEBUG:
     # DEBUG shows settings and tracebacks to anyone who triggers an error.
     raise ImproperlyConfigured("DEBUG must be false in production (unset DEBUG or set it false).")
 # manage.py load_demo refuses to run: it creates a superuser with a published password.
-DEMO_DATA_ALLOWED = False
+# Only a throw-away database (the release-storm bench) sets DEMO_DATA_ALLOWED=true.
+DEMO_DATA_ALLOWED = env_bool("DEMO_DATA_ALLOWED", False)
 
 
 def _require_secret(name: str, *, min_length: int) -> str:
