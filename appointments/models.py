@@ -14,6 +14,13 @@ def new_confirmation_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
+def is_confirmation_code(value: str) -> bool:
+    """Whether ``value`` (any case) has the shape of a confirmation code: CODE_LENGTH
+    characters of CODE_ALPHABET. Anything else (a NUL, 10 000 characters, full-width
+    digits) is looked up nowhere: it cannot name a booking."""
+    return len(value) == CODE_LENGTH and all(char in CODE_ALPHABET for char in value.upper())
+
+
 class Channel(models.TextChoices):
     ONLINE = "online", _("online booking")
     PRIORITY_WALKIN = "priority_walkin", _("priority walk-in")

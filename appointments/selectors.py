@@ -18,7 +18,7 @@ from offices.planning import office_closed_on
 from registration.models import EBike, Resident, User
 
 from . import cache as availability_cache
-from .models import Booking, DayRelease, Slot
+from .models import Booking, DayRelease, Slot, is_confirmation_code
 from .planning import offices_days_plan
 from .rules import window_started
 
@@ -453,6 +453,8 @@ def bookings_for_user(user: User) -> QuerySet[Booking]:
 
 
 def booking_for_user(user: User, code: str) -> Booking | None:
+    if not is_confirmation_code(code):
+        return None
     return (
         Booking.objects.filter(resident__user=user, code=code.upper())
         .select_related("office", "slot", "ebike", "resident")

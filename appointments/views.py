@@ -11,7 +11,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.clock import day_in_range
 from core.http import positive_int
+from core.security import security_event
 from offices.models import Office
 from registration.selectors import resident_for_user
 
@@ -44,7 +46,7 @@ def office_day(request: HttpRequest, code: str, day: str) -> HttpResponse:
         date = datetime.date.fromisoformat(day)
     except ValueError:
         date = None
-    if office is None or date is None:
+    if office is None or date is None or not day_in_range(date):
         raise Http404
     now = timezone.now()
     day_view = selectors.office_day(
@@ -156,7 +158,9 @@ def booking_list(request: HttpRequest) -> HttpResponse:
 def _own_booking(request, code: str) -> Booking:
     booking = selectors.booking_for_user(request.user, code)
     if booking is None:
-        raise Http404  # someone else's code looks exactly like a code that does not exist
+        # Someone else's code looks exactly like a code that does not exist; both are logged.
+        security_event("booking_not_found", request=request, via="resident")
+        raise Http404
     return booking
 
 

@@ -14,4 +14,12 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 accesslog = "-"
 # Path without the query string: search terms (an ID or phone number typed into the
 # admin's search box) must not reach the logs.
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
+# Then, for the security log's needs: the time (%(t)s, local with zone), the client as the
+# app reads it behind TRUSTED_PROXY_COUNT proxies ("client=") and the signed-in user's id
+# ("user=", "-" when anonymous). core.middleware.SecurityHeadersMiddleware writes both into
+# the WSGI environ (ebike.client, ebike.user_id), which gunicorn reads as %({key}e)s; no
+# header carries them, so nothing reaches the client. %(h)s stays the peer (the proxy).
+access_log_format = (
+    "%(t)s %(h)s client=%({ebike.client}e)s user=%({ebike.user_id}e)s "
+    '"%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
+)

@@ -21,7 +21,9 @@ retry a frozen server on every call.
 """
 
 import functools
+import io
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Callable
@@ -30,13 +32,62 @@ from typing import Any
 import redis
 from django.core import cache as django_cache
 from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient, RedisSerializer
 
 logger = logging.getLogger(__name__)
 
 # The errors of an unreachable, restarting or frozen server. Others (a wrong command, a
 # full memory) are bugs or configuration, and still raise.
 OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+
+
+# What the cache may hold (docs/security.md, "Redis"): the availability snapshot and open
+# windows (the app's own dataclasses of dates, times and numbers), allauth's and ALTCHA's
+# counters and markers (numbers, strings, lists). JSON cannot carry the dataclasses back,
+# so values stay pickles; but a pickle read from Redis may only name these modules'
+# classes. A value planted by whoever reaches Redis cannot name os.system or any other
+# callable: it is refused (UnpicklingError) instead of run.
+ALLOWED_PICKLE_MODULES = (
+    "builtins",
+    "copyreg",
+    "collections",
+    "datetime",
+    "decimal",
+    "zoneinfo",
+    "appointments.",
+    "offices.",
+    "counter.",
+    "registration.",
+)
+ALLOWED_BUILTINS = {
+    "set", "frozenset", "list", "dict", "tuple", "int", "float", "str", "bytes",
+    "bool", "complex", "bytearray", "range", "slice", "object",
+}  # fmt: skip
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "builtins" and name not in ALLOWED_BUILTINS:
+            raise pickle.UnpicklingError(f"the cache may not hold builtins.{name}")
+        if module == "copyreg" and name not in {"_reconstructor", "__newobj__"}:
+            raise pickle.UnpicklingError(f"the cache may not hold copyreg.{name}")
+        if not any(
+            module == allowed.rstrip(".") or (allowed.endswith(".") and module.startswith(allowed))
+            for allowed in ALLOWED_PICKLE_MODULES
+        ):
+            raise pickle.UnpicklingError(f"the cache may not hold {module}.{name}")
+        return super().find_class(module, name)
+
+
+class RestrictedPickleSerializer(RedisSerializer):
+    """Django's Redis serializer (integers raw, the rest pickled), reading back only
+    pickles of the allowed modules (ALLOWED_PICKLE_MODULES)."""
+
+    def loads(self, data: Any) -> Any:
+        try:
+            return int(data)
+        except ValueError:
+            return _RestrictedUnpickler(io.BytesIO(data)).load()
 
 
 class ReusingRedisCacheClient(RedisCacheClient):

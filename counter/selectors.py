@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from appointments.models import Booking, Slot
+from appointments.models import Booking, Slot, is_confirmation_code
 from appointments.qr import QR_PREFIX
 from offices.models import Office
 from registration import crypto
@@ -74,6 +74,8 @@ def counter_find(*, office: Office, query: str) -> tuple[str, list[Booking]]:
     if phone:
         found = base.filter(Q(resident__phone=phone) | Q(resident__user__phone=phone))
         return "phone", list(found[:20])
+    if not is_confirmation_code(text):
+        return kind, []  # no booking has this code (a NUL or 10 000 characters included)
     return kind, list(base.filter(code=text)[:1])
 
 

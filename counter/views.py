@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from appointments.models import Booking
+from appointments.models import Booking, is_confirmation_code
 from core.errors import DomainError
 from core.http import positive_int, refusal_text
 from core.security import security_event
@@ -28,6 +28,19 @@ def _clerk_office(request: HttpRequest, code: str) -> Office:
     if not rules.clerk_can_serve(request.user, office):
         raise PermissionDenied
     return office
+
+
+def _office_booking(request: HttpRequest, office: Office, booking_code: str, bookings) -> Booking:
+    """The booking of this office with this code, or a 404 (logged as a security event:
+    codes are not guessed at a counter)."""
+    booking = None
+    if is_confirmation_code(booking_code):
+        booking = bookings.filter(office=office, code=booking_code.upper()).first()
+    if booking is None:
+        security_event("booking_not_found", request=request, office=office.code, via="counter")
+        raise Http404
+    booking.office = office
+    return booking
 
 
 @login_required
@@ -50,6 +63,9 @@ def counter_board(request: HttpRequest, code: str) -> HttpResponse:
     results = None
     if query.strip():
         results = services.counter_search(office=office, clerk=request.user, query=query)
+        if not results:
+            # What was typed (maybe an ID or phone number) stays out of the log.
+            security_event("booking_not_found", request=request, office=office.code, via="search")
         if len(results) == 1:
             return redirect("counter_booking", code=office.code, booking_code=results[0].code)
     return render(
@@ -69,10 +85,8 @@ def counter_board(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def counter_booking(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
     office = _clerk_office(request, code)
-    booking = get_object_or_404(
-        Booking.objects.select_related("resident", "slot", "ebike", "office"),
-        office=office,
-        code=booking_code.upper(),
+    booking = _office_booking(
+        request, office, booking_code, Booking.objects.select_related("resident", "slot", "ebike")
     )
     action = request.POST.get("action") if request.method == "POST" else None
     if action == "register":
@@ -126,10 +140,8 @@ def _counter_register(request: HttpRequest, office: Office, booking: Booking) ->
 def counter_slip(request: HttpRequest, code: str, booking_code: str) -> HttpResponse:
     """The printable counter slip: the plate, or everything to bring next time."""
     office = _clerk_office(request, code)
-    booking = get_object_or_404(
-        Booking.objects.select_related("resident", "ebike", "office"),
-        office=office,
-        code=booking_code.upper(),
+    booking = _office_booking(
+        request, office, booking_code, Booking.objects.select_related("resident", "ebike")
     )
     return render(
         request,

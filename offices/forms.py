@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import validate_day_in_range
+
 from .models import Complaint, Office
 
 
@@ -14,7 +16,9 @@ class ComplaintForm(forms.Form):
         label=_("What is it about?"), choices=Complaint.Category.choices, widget=forms.RadioSelect
     )
     incident_date = forms.DateField(
-        label=_("Date of the incident"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Date of the incident"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_day_in_range],
     )
     text = forms.CharField(
         label=_("What happened"),

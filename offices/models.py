@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -12,6 +14,14 @@ WEEKDAY_NAMES = {
     6: _("Sat"),
     7: _("Sun"),
 }
+
+
+def is_office_code(value: str) -> bool:
+    """Whether ``value`` has the shape of an office code (a slug, as the field holds)."""
+    return bool(OFFICE_CODE.fullmatch(value))
+
+
+OFFICE_CODE = re.compile(r"[-a-zA-Z0-9_]{1,32}")
 
 
 class Office(models.Model):

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from . import services
 from .forms import ComplaintForm
-from .models import Complaint, Office
+from .models import Complaint, Office, is_office_code
 from .selectors import offices_for_residents
 
 
@@ -22,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def complaint_new(request: HttpRequest) -> HttpResponse:
     initial = {"incident_date": timezone.localdate()}
-    if code := request.GET.get("office"):
+    if (code := request.GET.get("office", "")) and is_office_code(code):
         initial["office"] = Office.objects.filter(code=code).first()
     form = ComplaintForm(request.POST or None, initial=initial)
     status = 200

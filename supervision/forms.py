@@ -3,6 +3,7 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import validate_day_in_range
 from offices.models import Office
 from registration.forms import PersonNumberForm
 from registration.idnumber import ascii_form
@@ -17,6 +18,7 @@ def _date_field(label):
         label=label,
         required=False,
         input_formats=["%Y-%m-%d"],
+        validators=[validate_day_in_range],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
@@ -90,8 +92,16 @@ class StatisticsForm(forms.Form):
 
     MAX_DAYS = 366
 
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=_("From"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_day_in_range],
+    )
+    end = forms.DateField(
+        label=_("To"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_day_in_range],
+    )
     office = forms.ModelChoiceField(
         label=_("Office"),
         queryset=Office.objects.order_by("name"),

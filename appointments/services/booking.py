@@ -29,6 +29,7 @@ from .errors import (
     BookingError,
     InCooldown,
     NotCancellable,
+    OfficeInactive,
     SlotFull,
     SlotNotBookable,
 )
@@ -101,14 +102,23 @@ _TAKE_PLACE_SQL = (
 _PRECHECK_SQL = (
     "SELECT (SELECT booked < capacity FROM appointments_slot WHERE id = %s), "
     "(SELECT date FROM appointments_booking WHERE resident_id = %s AND status = 'no_show' "
-    "AND date > %s ORDER BY date DESC LIMIT 1 OFFSET %s)"
+    "AND date > %s ORDER BY date DESC LIMIT 1 OFFSET %s), "
+    "(SELECT is_active FROM offices_office WHERE id = %s)"
 )
 
 
+def _office_inactive() -> OfficeInactive:
+    return OfficeInactive(
+        _("This service point is closed for bookings. Choose another service point.")
+    )
+
+
 def _precheck(
-    slot_id: int, resident_id: int, *, today: datetime.date
+    slot_id: int, resident_id: int, office_id: int, *, today: datetime.date
 ) -> tuple[bool, datetime.date | None]:
-    """Return (is there a place left?, end of a no-show cooldown or None), in one read.
+    """Return (is there a place left?, end of a no-show cooldown or None), in one read,
+    refusing a slot of a deactivated office (OfficeInactive): the slot memo knows the
+    office but not whether it still takes bookings.
 
     A plain read, no lock: a full window is refused here without inserting a booking
     that would be rolled back; when there is room, the conditional UPDATE still decides,
@@ -120,9 +130,17 @@ def _precheck(
     with connection.cursor() as cursor:
         cursor.execute(
             _PRECHECK_SQL,
-            [slot_id, resident_id, today - datetime.timedelta(days=days), max(count - 1, 0)],
+            [
+                slot_id,
+                resident_id,
+                today - datetime.timedelta(days=days),
+                max(count - 1, 0),
+                office_id,
+            ],
         )
-        has_room, nth_no_show = cursor.fetchone()
+        has_room, nth_no_show, office_active = cursor.fetchone()
+    if not office_active:
+        raise _office_inactive()
     if not has_room:
         availability_cache.mark_full(slot_id)
     until = None
@@ -297,7 +315,7 @@ def _booking_create(
     _check_slot_bookable(slot, now)
     if ebike is not None and ebike.resident_id != resident.pk:
         raise BookingError(_("This e-bike is not registered to you."))
-    has_room, until = _precheck(slot.pk, resident.pk, today=timezone.localdate(now))
+    has_room, until = _precheck(slot.pk, resident.pk, slot.office_id, today=timezone.localdate(now))
     if not has_room:
         raise SlotFull(_("This time window is fully booked."))
     if until is not None:
@@ -383,9 +401,11 @@ def booking_move(
 ) -> Booking:
     """Move a booking to another window or day in one step; if not possible, keep it."""
     now = now or timezone.now()
-    new_slot = Slot.objects.filter(pk=slot_id).first()
+    new_slot = Slot.objects.select_related("office").filter(pk=slot_id).first()
     if new_slot is None:
         raise SlotNotBookable(_("This time window does not exist."))
+    if not new_slot.office.is_active:
+        raise _office_inactive()
     _check_slot_bookable(new_slot, now)
     with transaction.atomic():
         locked = _lock_changeable(booking, now)

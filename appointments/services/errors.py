@@ -20,6 +20,12 @@ class SlotNotBookable(BookingError):
     pass
 
 
+class OfficeInactive(BookingError):
+    """The slot's office is deactivated: no new booking there, and none moved into it."""
+
+    code = "office_inactive"
+
+
 class NotCancellable(BookingError):
     pass
 

@@ -33,6 +33,7 @@ APP_ENV_VARS = (
     "DEBUG",
     "SMS_BACKEND",
     "SMS_GATEWAY_URL",
+    "DEMO_DATA_ALLOWED",
 )
 
 
@@ -58,6 +59,8 @@ def bench_env(args) -> dict[str, str]:
             # only needs to know where they would go.
             "SMS_GATEWAY_URL": "http://127.0.0.1:9/sms/send",
             "LOG_LEVEL": "WARNING",
+            # The run's own throw-away database starts from the demo data (load_demo).
+            "DEMO_DATA_ALLOWED": "true",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -90,6 +90,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: no-store for signed-in people, Permissions-Policy, 403 events,
+    # the user id for the access log (core/middleware.py; "Security headers" below).
+    "core.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -292,6 +296,9 @@ if REDIS_URL:
             "LOCATION": env.str("CACHE_REDIS_URL", default=REDIS_URL),
             "KEY_PREFIX": "ebike",
             "OPTIONS": {
+                # Pickles read back from Redis may name only the app's own classes and
+                # plain types (core/cache.py, docs/security.md).
+                "serializer": "core.cache.RestrictedPickleSerializer",
                 "socket_connect_timeout": CACHE_TIMEOUT_MS / 1000,
                 "socket_timeout": CACHE_TIMEOUT_MS / 1000,
                 "RETRY_SECONDS": CACHE_RETRY_SECONDS,
@@ -425,6 +432,32 @@ SMS_BACKEND = env.str(
     if SMS_GATEWAY_URL
     else "registration.sms.ConsoleSmsBackend",
 )
+
+# --- Security headers and refusals (docs/security.md) ---------------------------------
+# Content-Security-Policy (django-csp 4): nothing inline, nothing from elsewhere. Templates
+# hold no <script>, no style="" and no <style>; scripts and styles are files in static/.
+# A view that needs an inline script gives it nonce="{{ request.csp_nonce }}" and adds
+# csp.constants.NONCE to script-src here. worker-src blob: is for the ALTCHA widget's
+# proof-of-work worker; its stylesheet is a file (static/vendor/altcha/altcha.css), so
+# style-src stays 'self' (if the widget must inject its own <style>, prefer a nonce on
+# the widget over 'unsafe-inline').
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+    },
+}
+# Whether manage.py load_demo may run: it creates accounts with published passwords.
+# True here (development, tests); production.py sets it False and the command refuses.
+DEMO_DATA_ALLOWED = True
+# --- end of security headers and refusals -------------------------------------------
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,12 @@ from .base import *  # noqa: F403
 from .base import env, env_bool, env_int
 
 DEBUG = env_bool("DEBUG", False)
+if DEBUG:
+    # DEBUG shows settings and tracebacks to anyone who triggers an error.
+    raise ImproperlyConfigured("DEBUG must be false in production (unset DEBUG or set it false).")
+# manage.py load_demo refuses to run: it creates a superuser with a published password.
+# Only a throw-away database (the release-storm bench) sets DEMO_DATA_ALLOWED=true.
+DEMO_DATA_ALLOWED = env_bool("DEMO_DATA_ALLOWED", False)
 
 
 def _require_secret(name: str, *, min_length: int) -> str:

@@ -1,6 +1,7 @@
 import datetime
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,6 +26,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if not settings.DEMO_DATA_ALLOWED:
+            # The demo accounts' password is published (README, offices/demo.py).
+            raise CommandError(
+                "load_demo is refused under these settings (DEMO_DATA_ALLOWED is false, as in "
+                "production): it would create a superuser with a published password."
+            )
         with transaction.atomic():
             for spec in demo.DEMO_OFFICES:
                 self._office({**demo.MAIN_URBAN_DEFAULTS, **spec})
