@@ -15,8 +15,10 @@ from django.test import Client
 
 from appointments import services as appointment_services
 from appointments.models import Slot
+from config.staff_auth import is_staff_member
 from registration.models import User
 from tests.browser.conftest import CHROMIUM, TODAY
+from tests.personas import staff_login
 
 if not os.path.exists(CHROMIUM) and os.environ.get("REQUIRE_SERVICES") != "1":
     pytest.skip(f"browser tests need {CHROMIUM}", allow_module_level=True)
@@ -39,7 +41,10 @@ def _page_as(new_page, live_server, user=None):
     page.set_viewport_size({"width": 1280, "height": 800})
     if user is not None:
         client = Client()
-        client.force_login(user)
+        if is_staff_member(user):
+            staff_login(client, user)
+        else:
+            client.force_login(user)
         cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
         page.context.add_cookies(
             [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]

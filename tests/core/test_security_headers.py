@@ -15,6 +15,7 @@ from gunicorn.glogging import Logger, SafeAtoms
 
 from appointments import services as booking_services
 from appointments.models import Slot
+from tests.personas import staff_login
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,8 +158,7 @@ def test_the_access_log_says_dash_for_anonymous_visitors(db):
 
 @pytest.mark.parametrize(("language", "title"), [("en", "Not allowed"), ("zh-hans", "无权访问")])
 def test_a_403_has_the_site_layout_in_both_languages(booking, clerk_b, language, title):
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(clerk_b)
+    client = staff_login(Client(HTTP_ACCEPT_LANGUAGE=language), clerk_b)
     response = client.get("/counter/office-a/")
     assert response.status_code == 403
     html = response.content.decode()
