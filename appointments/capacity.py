@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.clock import week_bounds
 from offices import services as quota_services
@@ -147,9 +148,12 @@ def slot_capacity_validate(
         raise quota_services.QuotaError(_("Capacity cannot be negative."))
     if capacity < slot.booked:
         raise quota_services.BelowBooked(
-            _(
+            ngettext(
+                "Refused: %(booked)d place of this slot is already booked, so its capacity "
+                "cannot fall to %(capacity)d.",
                 "Refused: %(booked)d places of this slot are already booked, so its capacity "
-                "cannot fall to %(capacity)d."
+                "cannot fall to %(capacity)d.",
+                slot.booked,
             )
             % {"booked": slot.booked, "capacity": capacity}
         )

@@ -4,6 +4,7 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # Crockford's base32 without I, L, O, U: easy to read aloud and to type at a counter.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -44,7 +45,7 @@ class DayRelease(models.Model):
     )
     date = models.DateField(_("date"))
     capacity = models.PositiveIntegerField(_("places released"))
-    closed = models.BooleanField(_("closed"), default=False)
+    closed = models.BooleanField(pgettext_lazy("office day", "closed"), default=False)
     released_at = models.DateTimeField(_("released at"))
     # The first moment every place of the day was taken (None: never sold out).
     sold_out_at = models.DateTimeField(_("sold out at"), null=True, blank=True)

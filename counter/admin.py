@@ -5,6 +5,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.admin import ReadOnlyAdmin
 from offices.models import Office
@@ -82,7 +83,11 @@ class PlateNumberAdmin(ReadOnlyAdmin):
             except services.PlateRefused as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, _("%(count)d plates loaded.") % {"count": count})
+                self.message_user(
+                    request,
+                    ngettext("%(count)d plate loaded.", "%(count)d plates loaded.", count)
+                    % {"count": count},
+                )
                 return redirect("admin:counter_platenumber_changelist")
         context = {**self.admin_site.each_context(request), "form": form, "title": _("Load plates")}
         return TemplateResponse(request, "admin/counter/platenumber/load.html", context)
@@ -94,7 +99,11 @@ class PlateNumberAdmin(ReadOnlyAdmin):
                 office=plate.office, number=plate.number, reason=reason, user=request.user
             )
             voided += 1
-        self.message_user(request, _("%(count)d plates voided.") % {"count": voided})
+        self.message_user(
+            request,
+            ngettext("%(count)d plate voided.", "%(count)d plates voided.", voided)
+            % {"count": voided},
+        )
 
     @admin.action(description=_("Void the selected plates as damaged"), permissions=["stock"])
     def void_damaged(self, request, queryset):

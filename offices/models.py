@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 WEEKDAY_NAMES = {
     1: _("Mon"),
@@ -248,7 +249,7 @@ class Complaint(models.Model):
         RECEIVED = "received", _("received")
         IN_PROGRESS = "in_progress", _("in progress")
         ANSWERED = "answered", _("answered")
-        CLOSED = "closed", _("closed")
+        CLOSED = "closed", pgettext_lazy("complaint status", "closed")
 
     TEXT_MAX_LENGTH = 2000
 

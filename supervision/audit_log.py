@@ -12,6 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import CharField, F, Q, QuerySet, Value
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.clock import local_day_bounds
 from counter.audit import detail_search_q, detail_text
@@ -43,8 +44,8 @@ QUOTA_FIELD_LABELS = {
     **dict(PlannedChange.Field.choices),
 }
 QUOTA_VALUE_LABELS = {
-    "open": _("open"),
-    "closed": _("closed"),
+    "open": pgettext_lazy("office day", "open"),
+    "closed": pgettext_lazy("office day", "closed"),
     "True": _("yes"),
     "False": _("no"),
 }

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from registration.models import EBike, Resident, User
 
@@ -320,9 +321,12 @@ def _booking_create(
         raise SlotFull(_("This time window is fully booked."))
     if until is not None:
         raise InCooldown(
-            _(
+            ngettext(
+                "You missed %(count)d appointment within %(days)d days, so you can book "
+                "again from %(date)s.",
                 "You missed %(count)d appointments within %(days)d days, so you can book "
-                "again from %(date)s."
+                "again from %(date)s.",
+                settings.NO_SHOW_COOLDOWN_COUNT,
             )
             % {
                 "count": settings.NO_SHOW_COOLDOWN_COUNT,

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from appointments import capacity, selectors
 from core.security import security_event
@@ -300,7 +301,11 @@ class OfficeAdmin(admin.ModelAdmin):
             )
             self.message_user(
                 request,
-                _("%(date)s released: %(places)d places (%(already)d offices already were).")
+                ngettext(
+                    "%(date)s released: %(places)d place (%(already)d offices already were).",
+                    "%(date)s released: %(places)d places (%(already)d offices already were).",
+                    result.places,
+                )
                 % {
                     "date": result.date.isoformat(),
                     "places": result.places,
