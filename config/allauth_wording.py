@@ -180,4 +180,11 @@ ACCOUNT_MSGIDS = (
         "You are receiving this email because you, or someone else, tried to access an account with email %(email)s. However, we do not have any record of such an account in our database."
     ),
     gettext_noop("Password Reset Email"),
+    pgettext_lazy("field label", "Login"),
+    gettext_noop("Other sign-in options"),
+    gettext_noop("Other options"),
+    gettext_noop("Alternative options"),
+    gettext_noop("Use your password"),
+    gettext_noop("Confirm Access"),
+    gettext_noop("Successfully signed in as %(name)s."),
 )

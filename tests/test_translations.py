@@ -22,13 +22,14 @@ def test_every_message_is_translated_into_chinese():
 
 
 def test_compiled_catalogue_matches_the_source():
+    # Keyed by context too: one msgid can have two meanings ("closed": a complaint, a day).
     po = {
-        e.msgid: (e.msgstr, e.msgstr_plural)
+        (e.msgctxt, e.msgid): (e.msgstr, e.msgstr_plural)
         for e in polib.pofile(str(LOCALE / "django.po"))
         if e.msgid
     }
     mo = {
-        e.msgid: (e.msgstr, e.msgstr_plural)
+        (e.msgctxt, e.msgid): (e.msgstr, e.msgstr_plural)
         for e in polib.mofile(str(LOCALE / "django.mo"))
         if e.msgid
     }
