@@ -533,7 +533,7 @@ def test_the_cooldown_follows_the_settings(clock, make_office, make_person, sett
     no_show(person.resident, office, TODAY - datetime.timedelta(days=2))
     response = book(person, slot_at(office, TOMORROW, T9))
     assert response.status_code == 409
-    assert "You missed 1 appointments within 7 days" in response.content.decode()
+    assert "You missed 1 appointment within 7 days" in response.content.decode()
     settings.NO_SHOW_COOLDOWN_COUNT = 0  # off
     assert book(person, slot_at(office, TOMORROW, T9)).status_code == 302
 
