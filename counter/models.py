@@ -168,9 +168,7 @@ class Inspection(models.Model):
     def to_fix(self) -> list[str]:
         """The failed items as what to bring or fix, in the order they were recorded."""
         labels = dict(self.Item.choices)
-        return [
-            str(self.TO_FIX.get(item) or labels.get(item, item)) for item in self.failed_items
-        ]
+        return [str(self.TO_FIX.get(item) or labels.get(item, item)) for item in self.failed_items]
 
 
 class QueueTicket(models.Model):
