@@ -142,7 +142,7 @@ def test_a_completed_booking_shows_its_plate_number(booked):
     )
     en, zh = pages(booked)
     en_html, zh_html = en.content.decode(), zh.content.decode()
-    assert "Plate number: <strong>A12345</strong>" in en_html
+    assert "Plate number <strong>A12345</strong>" in en_html
     assert "A12345" in zh_html and "号牌号码" in zh_html
     # The plate is inside the banner that leads the page.
     banner = en_html.split('class="status-banner', 1)[1].split("</div>", 1)[0]
