@@ -35,3 +35,9 @@ def booking_changeable(booking: Booking, now: datetime.datetime) -> bool:
         and booking.slot is not None
         and now < change_deadline(booking.slot)
     )
+
+
+def booking_valid(booking: Booking) -> bool:
+    """Whether ``booking`` still admits its holder: only then a QR code, print view or
+    calendar file is offered."""
+    return booking.status in Booking.ACTIVE_STATUSES

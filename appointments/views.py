@@ -1,6 +1,7 @@
 import datetime
 import functools
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -9,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from core.clock import day_in_range
 from core.http import positive_int
@@ -166,12 +167,17 @@ def _own_booking(request, code: str) -> Booking:
 
 def _booking_context(booking: Booking) -> dict:
     changeable = rules.booking_changeable(booking, timezone.now())
+    valid = rules.booking_valid(booking)
     return {
         "booking": booking,
-        "qr_svg": qr_svg(booking.code),
-        "qr_payload": qr_payload(booking.code),
+        # A booking that no longer admits anyone carries no QR code that might pass for one.
+        "valid": valid,
+        "qr_svg": qr_svg(booking.code) if valid else "",
+        "qr_payload": qr_payload(booking.code) if valid else "",
         "changeable": changeable,
         "deadline": rules.change_deadline(booking.slot) if booking.slot else None,
+        "no_show_count": settings.NO_SHOW_COOLDOWN_COUNT,
+        "no_show_days": settings.NO_SHOW_COOLDOWN_DAYS,
     }
 
 
@@ -184,13 +190,17 @@ def booking_detail(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def booking_print(request: HttpRequest, code: str) -> HttpResponse:
     booking = _own_booking(request, code)
-    return render(request, "appointments/booking_print.html", _booking_context(booking))
+    context = _booking_context(booking)
+    if not context["valid"]:
+        # A clear page, not a printout that could be shown at the counter as valid.
+        return render(request, "appointments/booking_print_refused.html", context)
+    return render(request, "appointments/booking_print.html", context)
 
 
 @login_required
 def booking_calendar(request: HttpRequest, code: str) -> HttpResponse:
     booking = _own_booking(request, code)
-    if booking.slot is None:
+    if booking.slot is None or not rules.booking_valid(booking):
         raise Http404
     response = HttpResponse(booking_ics(booking), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="booking-{booking.code}.ics"'
@@ -198,9 +208,14 @@ def booking_calendar(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def booking_cancel(request: HttpRequest, code: str) -> HttpResponse:
+    """GET asks to confirm and changes nothing; POST cancels."""
     booking = _own_booking(request, code)
+    if request.method == "GET":
+        return render(
+            request, "appointments/booking_cancel_confirm.html", _booking_context(booking)
+        )
     try:
         services.booking_cancel(booking=booking)
     except services.BookingError as exc:
@@ -230,6 +245,18 @@ def booking_move(request: HttpRequest, code: str) -> HttpResponse:
             messages.error(request, _("Choose a time window."))
         return redirect(reverse("booking_move", args=[booking.code]))
     now = timezone.now()
+    target_id = positive_int(request.GET.get("slot"))
+    if target_id is not None:
+        # The chosen window, old and new side by side; the POST of this page moves.
+        target = Slot.objects.select_related("office").filter(pk=target_id).first()
+        if target is None:
+            raise Http404
+        context = {
+            **_booking_context(booking),
+            "target": target,
+            "target_started": rules.window_started(target.date, target.start, now),
+        }
+        return render(request, "appointments/booking_move_confirm.html", context)
     snapshot = selectors.availability(now=now)
     return render(
         request,

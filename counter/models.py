@@ -5,6 +5,8 @@ The tables were created by the appointments and registration apps and keep their
 (``db_table``); migration 0001 moved them here in Django's state only.
 """
 
+from typing import ClassVar
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -144,6 +146,29 @@ class Inspection(models.Model):
     def failed_labels(self) -> list[str]:
         labels = dict(self.Item.choices)
         return [str(labels.get(item, item)) for item in self.failed_items]
+
+    # What a resident must bring or fix for each failed item, in plain words (the item
+    # labels above are the pass criteria the clerk ticks, not something a resident can act on).
+    TO_FIX: ClassVar[dict[str, object]] = {
+        Item.PERSON: _(
+            "Come yourself, with your own resident ID card: the booking holder must be there."
+        ),
+        Item.NUMBERS: _(
+            "The frame or motor number on the e-bike does not match its certificate of "
+            "conformity: bring the certificate that belongs to this e-bike, or ask the seller "
+            "for a correct one."
+        ),
+        Item.STANDARD: _(
+            "The e-bike does not meet the national standard (GB 17761) and cannot be "
+            "registered as it is: ask the seller or maker what can be done."
+        ),
+        Item.INVOICE: _("Bring the purchase invoice of the e-bike."),
+    }
+
+    def to_fix(self) -> list[str]:
+        """The failed items as what to bring or fix, in the order they were recorded."""
+        labels = dict(self.Item.choices)
+        return [str(self.TO_FIX.get(item) or labels.get(item, item)) for item in self.failed_items]
 
 
 class QueueTicket(models.Model):

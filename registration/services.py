@@ -307,9 +307,14 @@ def resident_update(*, resident: Resident, real_name: str, phone: str = "") -> R
     return resident
 
 
+def ebike_removable(ebike: EBike) -> bool:
+    """Whether ``ebike`` may be removed: it has no plate and was never booked."""
+    return not (hasattr(ebike, "plate") or ebike.bookings.exists())
+
+
 def ebike_remove(*, ebike: EBike) -> None:
     """Remove an e-bike that has no plate and was never booked."""
-    if hasattr(ebike, "plate") or ebike.bookings.exists():
+    if not ebike_removable(ebike):
         raise RegistrationError(
             _("This e-bike has a booking or a plate and is kept on record."), code="ebike_in_use"
         )

@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from core.security import client_address, security_event
 
@@ -85,9 +85,13 @@ def ebike_add(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def ebike_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET says what removing would do and asks to confirm; POST removes."""
     ebike = get_object_or_404(EBike, pk=pk, resident__user=request.user)
+    if request.method == "GET":
+        context = {"ebike": ebike, "removable": services.ebike_removable(ebike)}
+        return render(request, "registration/ebike_remove_confirm.html", context)
     try:
         services.ebike_remove(ebike=ebike)
     except services.RegistrationError as exc:

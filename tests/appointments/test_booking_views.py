@@ -609,21 +609,32 @@ def booked(clock, make_office, make_person):
     return person
 
 
-def test_cancel_by_get_is_405_and_changes_nothing(booked):
+def test_cancel_by_get_only_asks_to_confirm_and_changes_nothing(booked):
     code = booked.booking.code
-    response = booked.client.get(f"/bookings/{code}/cancel/")
-    assert response.status_code == 405
+    response = booked.client.get(f"/bookings/{code}/cancel/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Cancel your booking on 2030-01-07 (Mon) 09:00–10:00 at" in html
+    assert "The place goes back to others." in html
+    assert f'<form method="post" action="/bookings/{code}/cancel/">' in html
     booked.booking.refresh_from_db()
     assert booked.booking.status == Booking.Status.BOOKED
     assert booked.booking.slot.booked == 1
     assert not Notification.objects.filter(event="cancellation").exists()
 
 
-def test_move_by_get_only_shows_the_choice(booked):
+def test_move_by_get_only_shows_the_choice_then_asks_to_confirm(booked):
     target = slot_at(booked.office, TOMORROW, T10)
-    response = booked.client.get(f"/bookings/{booked.booking.code}/move/?slot={target.pk}")
+    code = booked.booking.code
+    choice = booked.client.get(f"/bookings/{code}/move/").content.decode()
+    assert "Move here" in choice
+    response = booked.client.get(f"/bookings/{code}/move/?slot={target.pk}")
     assert response.status_code == 200
-    assert "Move here" in response.content.decode()
+    html = response.content.decode()
+    assert "Move your booking?" in html
+    assert "2030-01-07 (Mon) 09:00–10:00" in html  # old
+    assert "2030-01-07 (Mon) 10:00–11:00" in html  # new
+    assert f'<input type="hidden" name="slot" value="{target.pk}">' in html
     booked.booking.refresh_from_db()
     assert booked.booking.slot_id == slot_at(booked.office, TOMORROW, T9).pk
     target.refresh_from_db()

@@ -74,6 +74,12 @@ def _book_first_window(page, day, *, name: str):
 
 
 def _cancel(page, slot, booking, *, name: str) -> None:
+    page.locator("a.danger").click()  # the confirmation page first: nothing changes yet
+    page.wait_for_load_state()
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.BOOKED
+    assert_no_horizontal_scroll(page)
+    screenshot(page, f"{name}-cancel-confirm")
     page.locator("button.danger").click()
     page.wait_for_load_state()
     booking.refresh_from_db()

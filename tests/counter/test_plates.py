@@ -180,7 +180,10 @@ def test_counter_page_records_a_failed_inspection_for_the_resident(checked_in, c
     booking.resident.save(update_fields=["user"])
     client.force_login(resident_user)
     page = client.get(f"/bookings/{booking.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "The purchase invoice is there" in page
+    # The resident reads what to bring or fix, not the clerk's pass criteria (#14).
+    assert "Bring the purchase invoice of the e-bike." in page
+    assert "does not meet the national standard" in page
+    assert "The purchase invoice is there" not in page
     assert not PlateRegistration.objects.exists()
 
 

@@ -214,7 +214,10 @@ def test_removing_an_unbooked_ebike_works(make_resident_client):
     bike = registration_services.ebike_add(
         resident=client.resident, frame_number="FREE000001", brand="A"
     )
-    assert client.get(f"/me/ebikes/{bike.pk}/remove/").status_code == 405
+    confirm = client.get(f"/me/ebikes/{bike.pk}/remove/", HTTP_ACCEPT_LANGUAGE="en")
+    assert confirm.status_code == 200
+    assert "Remove this e-bike?" in confirm.content.decode()
+    assert "Yes, remove this e-bike" in confirm.content.decode()
     assert EBike.objects.filter(pk=bike.pk).exists()
     response = client.post(f"/me/ebikes/{bike.pk}/remove/", follow=True)
     assert "E-bike removed." in response.content.decode()
