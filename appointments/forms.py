@@ -23,9 +23,7 @@ class BookForm(forms.Form):
     def __init__(self, *args, resident, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["ebike"]
-        field.queryset = EBike.objects.filter(resident=resident, plate__isnull=True).order_by(
-            "id"
-        )
+        field.queryset = EBike.objects.filter(resident=resident, plate__isnull=True).order_by("id")
         ebikes = list(field.queryset)
         self.only_ebike = ebikes[0] if len(ebikes) == 1 else None
         if self.only_ebike is not None:

@@ -1,7 +1,10 @@
 """How every form of the project renders its fields (settings.FORM_RENDERER)."""
 
+from typing import Any
+
 from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates
+from django.forms.widgets import Widget
 
 
 class AccessibleBoundField(BoundField):
@@ -13,7 +16,9 @@ class AccessibleBoundField(BoundField):
     Django already sets ``aria-invalid`` and points ``aria-describedby`` at the errors.
     """
 
-    def build_widget_attrs(self, attrs, widget=None):
+    def build_widget_attrs(
+        self, attrs: dict[str, Any], widget: Widget | None = None
+    ) -> dict[str, Any]:
         attrs = super().build_widget_attrs(attrs, widget)
         widget = widget or self.field.widget
         if attrs.get("required") and getattr(widget, "input_type", None) != "radio":
