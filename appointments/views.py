@@ -142,8 +142,16 @@ def _book_page(
     if refused is not None:
         context["error"] = str(refused)
         return render(request, "appointments/book.html", context, status=409)
-    if request.method == "POST":
-        form.is_valid()  # shows what is wrong; a valid form came through the door
+    if request.method == "POST" and form.is_valid():
+        # Valid here only without an e-bike in the POST (the door books every other valid
+        # form): the resident's only e-bike, which the form takes as chosen.
+        if form.cleaned_data["slot"] != slot_id:
+            raise Http404
+        outcome = services.booking_request(
+            user=request.user, slot_id=slot_id, ebike_id=form.cleaned_data["ebike"].pk
+        )
+        if not isinstance(outcome, services.NotBookable):
+            return _booking_outcome(request, slot_id, outcome)
     return render(request, "appointments/book.html", context)
 
 

@@ -72,13 +72,34 @@ class ResidentForm(forms.Form):
         max_length=50,
         help_text=_("As printed on your resident ID card."),
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        error_messages={
+            "required": _("Enter your real name, as printed on your resident ID card."),
+            "max_length": _("Enter your name in at most %(limit_value)d characters."),
+        },
     )
     id_number = forms.CharField(
         label=_("Resident ID number"),
         max_length=18,
         min_length=1,
         help_text=_("18 characters; the last may be X. Shown masked after saving."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        # Not inputmode="numeric": a phone's number pad has no X, and one in ten ID numbers
+        # ends with it. The text keyboard with capitals on types both; the pattern says
+        # "17 digits, then a digit or X" (a lower-case x is accepted and upper-cased).
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "inputmode": "text",
+                "autocapitalize": "characters",
+                "pattern": "[0-9]{17}[0-9Xx]",
+            }
+        ),
+        error_messages={
+            "required": _("Enter your resident ID number: 18 characters, the last may be X."),
+            "max_length": _(
+                "Enter the 18 characters of your resident ID number; this has %(show_value)d."
+            ),
+        },
     )
     phone = ChineseMobileField(required=False)
 
@@ -101,9 +122,27 @@ class EBikeForm(forms.ModelForm):
         help_texts = {
             "frame_number": _("Printed on the frame and on the certificate of conformity."),
         }
+        # Each message says what to enter, not only that something is wrong.
         error_messages = {
             "frame_number": {
+                "required": _("Enter the frame number: 6 to 32 letters or digits."),
+                "max_length": _("Enter the frame number: 6 to 32 letters or digits."),
                 "unique": _("An e-bike with this frame number is already registered."),
+            },
+            "brand": {
+                "required": _("Enter the brand, as on the certificate of conformity."),
+                "max_length": _("Enter the brand in at most %(limit_value)d characters."),
+            },
+            "model": {
+                "max_length": _("Enter the model in at most %(limit_value)d characters."),
+            },
+            "motor_number": {
+                "max_length": _("Enter the motor number in at most %(limit_value)d characters."),
+            },
+            "certificate_number": {
+                "max_length": _(
+                    "Enter the certificate number in at most %(limit_value)d characters."
+                ),
             },
         }
 

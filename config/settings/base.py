@@ -508,3 +508,8 @@ ID_CLAIM_LIMIT_PER_ACCOUNT_PER_HOUR = env_int("ID_CLAIM_LIMIT_PER_ACCOUNT_PER_HO
 ID_CLAIM_LIMIT_PER_CLIENT_PER_DAY = env_int("ID_CLAIM_LIMIT_PER_CLIENT_PER_DAY", 20)
 # Complaints one account may file against one office per local day.
 COMPLAINT_LIMIT_PER_OFFICE_PER_DAY = env_int("COMPLAINT_LIMIT_PER_OFFICE_PER_DAY", 3)
+
+# Forms (#14, item 5): every form's fields get aria-required beside required (core/forms.py).
+# The error summary, the optional marks and the "Error: " title prefix are in templates
+# (includes/error_summary.html, includes/field.html, base.html).
+FORM_RENDERER = "core.forms.FormRenderer"
