@@ -67,7 +67,9 @@ def test_empty_profile_form_outlines_fields_and_focuses_the_summary(
     page.goto("/me/")
     page.locator("main form button[type=submit]").click()
     page.wait_for_selector("#error-summary")
-    page.wait_for_function("document.activeElement && document.activeElement.id")
+    # A function, not an expression: Playwright evals a bare expression in the page, which
+    # the CSP (no unsafe-eval) refuses whenever the first check is not already true.
+    page.wait_for_function("() => document.activeElement && document.activeElement.id")
 
     assert page.title().startswith("错误：" if language == "zh" else "Error: ")
     assert _active_id(page) == "error-summary"
@@ -95,7 +97,9 @@ def test_empty_ebike_form_summary_links_each_field(new_page, live_server, make_p
     page.goto("/me/ebikes/new/")
     page.locator("main form button[type=submit]").click()
     page.wait_for_selector("#error-summary")
-    page.wait_for_function("document.activeElement && document.activeElement.id")
+    # A function, not an expression: Playwright evals a bare expression in the page, which
+    # the CSP (no unsafe-eval) refuses whenever the first check is not already true.
+    page.wait_for_function("() => document.activeElement && document.activeElement.id")
 
     assert _active_id(page) == "error-summary"
     assert page.locator("#error-summary a").evaluate_all(

@@ -136,7 +136,7 @@ def test_journey_in_english_with_email_signup(new_page, released_day):
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     page.select_option("#language-select", "en")
     page.locator("form.lang button[type=submit]").click()
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")  # a function: see CSP
     _expect_path(page, "/accounts/signup/")
 
     page.fill("#id_email", "resident@example.org")
